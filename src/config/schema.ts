@@ -1,0 +1,36 @@
+// The whole config file: one section per part, cross-section rules, and the resulting type.
+import { z } from "zod";
+import { proxySection } from "../proxy/config.js";
+import { adminSection } from "../health/config.js";
+import { syncSection } from "../sync/config.js";
+import { twitchSection } from "../twitch/config.js";
+
+export const logSection = z.strictObject({
+  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  format: z.enum(["json", "text"]).default("json"),
+}).prefault({});
+
+export const configSchema = z.strictObject({
+  proxy: proxySection.optional(),
+  admin: adminSection,
+  sync: syncSection.optional(),
+  twitch: twitchSection.optional(),
+  log: logSection,
+}).superRefine((cfg, ctx) => {
+  if (cfg.sync?.writeInto) {
+    cfg.sync.writeInto.forEach((n, i) => {
+      if (!(n in (cfg.sync?.cadirs ?? {}))) {
+        ctx.addIssue({ code: "custom", path: ["sync", "writeInto", i], message: `"${n}" is not one of sync.cadirs` });
+      }
+    });
+  }
+  if (cfg.sync && cfg.proxy) {
+    const workers = new Set(cfg.proxy.ca.workers.map((w) => w.name));
+    for (const n of Object.keys(cfg.sync.cadirs)) {
+      if (!workers.has(n)) ctx.addIssue({ code: "custom", path: ["sync", "cadirs", n], message: `"${n}" is not a CA worker in proxy.ca.workers` });
+    }
+  }
+});
+
+export type Config = z.output<typeof configSchema>;
+export type LogConfig = Config["log"];

@@ -1,0 +1,100 @@
+// Typed errors with stable codes. Each failure has one class; HTTP statuses and CLI exit codes
+// are decided only at the edges (proxy responses, src/main.ts), never where the error is thrown.
+
+export class PuppetHaError extends Error {
+  /** Stable, machine-readable code; never change an existing one. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Wrong command-line usage (bad flag value, missing argument). */
+export class UsageError extends PuppetHaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_USAGE", message, options);
+  }
+}
+
+export interface ConfigProblem {
+  /** Key path like `proxy.ca.workers[1].url`, or "" for the whole file. */
+  path: string;
+  message: string;
+  /** 1-based line in the YAML file, where the parser knows it. */
+  line?: number;
+}
+
+/** A config file that cannot be read, parsed or validated; carries every problem at once. */
+export class ConfigError extends PuppetHaError {
+  readonly file: string;
+  readonly problems: readonly ConfigProblem[];
+  constructor(file: string, problems: ConfigProblem[], options?: { cause?: unknown }) {
+    super("E_CONFIG", `${file}: ${problems.length} problem(s) in config`, options);
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+/** A file the command needs (config, cert, key, token) is missing or unreadable. */
+export class FileAccessError extends PuppetHaError {
+  readonly path: string;
+  constructor(path: string, what: string, options?: { cause?: unknown }) {
+    const reason = errnoText(options?.cause);
+    super("E_FILE", `cannot read ${what} ${path}${reason ? `: ${reason}` : ""}`, options);
+    this.path = path;
+  }
+}
+
+/** No backend in a pool can take the request. HTTP 503 at the edge. */
+export class NoHealthyBackendError extends PuppetHaError {
+  readonly pool: string;
+  constructor(pool: string, message = `no healthy backend in pool ${pool}`) {
+    super("E_NO_BACKEND", message);
+    this.pool = pool;
+  }
+}
+
+/** The backend did not answer within the proxy's own timer. HTTP 504 at the edge. */
+export class UpstreamTimeoutError extends PuppetHaError {
+  readonly backend: string;
+  readonly phase: "connect" | "response";
+  constructor(backend: string, phase: "connect" | "response", ms: number) {
+    super("E_UPSTREAM_TIMEOUT", `backend ${backend}: no ${phase} within ${ms} ms`);
+    this.backend = backend;
+    this.phase = phase;
+  }
+}
+
+/** The backend failed (refused, reset, bad answer). HTTP 502 at the edge. */
+export class UpstreamError extends PuppetHaError {
+  readonly backend: string;
+  constructor(backend: string, message: string, options?: { cause?: unknown }) {
+    super("E_UPSTREAM", `backend ${backend}: ${message}`, options);
+    this.backend = backend;
+  }
+}
+
+/** A bind or listen failure (address in use, not allowed). */
+export class ListenError extends PuppetHaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("E_LISTEN", message, options);
+  }
+}
+
+/** The short text of a Node system error (`ENOENT: no such file or directory`), if it is one. */
+export function errnoText(err: unknown): string | undefined {
+  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") {
+    const e = err as NodeJS.ErrnoException;
+    const words: Record<string, string> = {
+      ENOENT: "no such file or directory",
+      EACCES: "permission denied",
+      EISDIR: "is a directory",
+      EADDRINUSE: "address already in use",
+      EADDRNOTAVAIL: "address not available",
+    };
+    return words[e.code ?? ""] ?? e.code;
+  }
+  return undefined;
+}

@@ -1,0 +1,34 @@
+// The `sync` config section: which cadirs exist, which this agent writes, and when it syncs.
+import { z } from "zod";
+import { absPath, duration, httpUrl, listen, name } from "../config/fields.js";
+
+/** A local absolute path, or `[user@]host:/path` reached over ssh. */
+const cadir = z.string({ error: "must be a path or [user@]host:/path" }).refine(
+  (s) => (s.startsWith("/") || /^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:\/[^\0]*$/.test(s)) && !s.includes("\0") && !s.startsWith("-"),
+  { message: "must be an absolute path or [user@]host:/path" },
+);
+
+export const syncSection = z.strictObject({
+  /** Every CA worker's cadir, by worker name (the names of proxy.ca.workers). */
+  cadirs: z.record(name(), cadir).refine((r) => Object.keys(r).length >= 2, { message: "needs at least two cadirs" }),
+  /** The cadirs this agent may write into; default: every local one. */
+  writeInto: z.array(name()).optional(),
+  schedule: z.string().default("* * * * *"),
+  watch: z.boolean().default(true),
+  /** Quiet time after the last change seen by the watch before a pass starts. */
+  debounce: duration().prefault("100ms"),
+  backupDir: absPath().default("/var/lib/puppet-ha/backups"),
+  maxDeletes: z.number().int().min(0).default(50),
+  rsync: z.strictObject({
+    command: z.string().default("rsync"),
+    /** ssh command for remote cadirs, as an argument vector. */
+    ssh: z.array(z.string()).default(["ssh", "-oBatchMode=yes"]),
+    timeout: duration().prefault("60s"),
+  }).prefault({}),
+  /** The proxy's admin API, for `{epoch, active}` (not used when sync runs inside the proxy). */
+  arbiter: z.strictObject({ url: httpUrl(), tokenFile: absPath() }).optional(),
+  /** The sync agent's own status API (not used when sync runs inside the proxy). */
+  listen: listen().prefault("127.0.0.1:8142"),
+});
+
+export type SyncConfig = z.output<typeof syncSection>;
