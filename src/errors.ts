@@ -98,3 +98,32 @@ export function errnoText(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The proxy's persisted state (arbiter file, saved CRL) is unreadable or names unknown workers. */
+export class StateError extends PuppetHaError {
+  readonly path: string;
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super("E_STATE", `${path}: ${message}`, options);
+    this.path = path;
+  }
+}
+
+/** A write carrying an older epoch than the one already recorded (fencing). */
+export class FencedError extends PuppetHaError {
+  readonly epoch: number;
+  readonly current: number;
+  constructor(epoch: number, current: number) {
+    super("E_FENCED", `epoch ${epoch} is older than the recorded epoch ${current}`);
+    this.epoch = epoch;
+    this.current = current;
+  }
+}
+
+/** The request was refused before it was forwarded (bad target, too large). HTTP 4xx at the edge. */
+export class BadRequestError extends PuppetHaError {
+  readonly status: 400 | 413;
+  constructor(status: 400 | 413, message: string) {
+    super(status === 413 ? "E_TOO_LARGE" : "E_BAD_REQUEST", message);
+    this.status = status;
+  }
+}

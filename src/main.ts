@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { ConfigError, PuppetHaError } from "./errors.js";
 import { registerConfigCommand } from "./config/command.js";
+import { registerProxyCommand } from "./proxy/command.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError(false);
   registerConfigCommand(program);
+  registerProxyCommand(program);
   return program;
 }
 

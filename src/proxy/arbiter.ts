@@ -1,0 +1,250 @@
+// The CA arbiter: which CA worker is active and at what epoch, failover to the first usable
+// standby, and the write hold (`hold writes -> async step -> switch -> release`) that failover,
+// admin switches and the later guarded failback are all built on.
+import { NoHealthyBackendError, StateError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { ArbiterState, ArbiterStore } from "./state-store.js";
+
+export interface Scheduler {
+  now(): number;
+  /** Run fn after ms; returns a cancel function. */
+  setTimeout(fn: () => void, ms: number): () => void;
+}
+
+export const realScheduler: Scheduler = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
+export interface PromotionEvent {
+  from: string;
+  to: string;
+  epoch: number;
+  reason: string;
+}
+
+/** Runs after the new {epoch, active} is saved and before held writes are released. */
+export type PromotionHook = (event: PromotionEvent) => Promise<void> | void;
+
+export interface ArbiterOptions {
+  /** CA worker names in priority order (the first is the primary). */
+  workers: readonly string[];
+  store: ArbiterStore;
+  /** Whether a worker can take traffic now (the CA pool's view). */
+  isUsable: (name: string) => boolean;
+  /**
+   * Whether a standby may be promoted: proven up by an active check, not merely "not down yet"
+   * (at start every backend is usable until checked). Default: isUsable.
+   */
+  isPromotable?: (name: string) => boolean;
+  /** How long a held request waits before it is refused. */
+  holdMs: number;
+  scheduler?: Scheduler;
+  log?: Logger;
+}
+
+interface Waiter {
+  resolve(active: string): void;
+  reject(err: Error): void;
+  cancel: () => void;
+}
+
+export interface ArbiterSnapshot {
+  epoch: number;
+  active: string;
+  holding: boolean;
+  heldRequests: number;
+  failingOver: boolean;
+  lastChange: { at: number; from: string; to: string; reason: string } | undefined;
+}
+
+export class Arbiter {
+  private state: ArbiterState;
+  private holds = 0;
+  private waiters: Waiter[] = [];
+  private readWaiters: Waiter[] = [];
+  private readonly hooks: PromotionHook[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private failingOver = false;
+  private lastChange: ArbiterSnapshot["lastChange"];
+  private readonly sched: Scheduler;
+
+  constructor(private opts: ArbiterOptions, statePath = "<state>") {
+    this.sched = opts.scheduler ?? realScheduler;
+    const loaded = opts.store.load();
+    if (loaded && !opts.workers.includes(loaded.active)) {
+      throw new StateError(statePath, `names CA worker "${loaded.active}", which is not in proxy.ca.workers (${opts.workers.join(", ")})`);
+    }
+    this.state = loaded ?? { epoch: 1, active: opts.workers[0] as string };
+    if (!loaded) opts.store.save(this.state);
+  }
+
+  get active(): string {
+    return this.state.active;
+  }
+  get epoch(): number {
+    return this.state.epoch;
+  }
+  get holding(): boolean {
+    return this.holds > 0;
+  }
+
+  /** Change how long held requests wait (config reload). */
+  setHoldMs(ms: number): void {
+    this.opts.holdMs = ms;
+  }
+
+  /** Register a hook run on every change of active CA, under the write hold. */
+  onPromotion(hook: PromotionHook): void {
+    this.hooks.push(hook);
+  }
+
+  /**
+   * The CA worker for a request. Reads go to the active CA at once; writes wait while writes are
+   * held. Both wait while the active CA is down and a failover can still happen. Rejects with
+   * NoHealthyBackendError after holdMs (503 + Retry-After at the edge).
+   */
+  acquire(write: boolean): string | Promise<string> {
+    const activeUp = this.opts.isUsable(this.state.active);
+    if (activeUp && (!write || this.holds === 0)) return this.state.active;
+    if (!activeUp && !write && !this.opts.workers.some((w) => this.opts.isUsable(w))) {
+      throw new NoHealthyBackendError("ca", "no CA worker is up");
+    }
+    return new Promise<string>((resolve, reject) => {
+      const w: Waiter = { resolve, reject, cancel: () => undefined };
+      w.cancel = this.sched.setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        this.readWaiters = this.readWaiters.filter((x) => x !== w);
+        reject(new NoHealthyBackendError("ca", `CA ${write ? "write" : "read"} held ${this.opts.holdMs} ms without an active CA`));
+      }, this.opts.holdMs);
+      (write ? this.waiters : this.readWaiters).push(w);
+    });
+  }
+
+  /** Release whatever may go now. */
+  private drain(): void {
+    if (!this.opts.isUsable(this.state.active)) return;
+    const go = (list: Waiter[]) => {
+      for (const w of list) {
+        w.cancel();
+        w.resolve(this.state.active);
+      }
+    };
+    const reads = this.readWaiters;
+    this.readWaiters = [];
+    go(reads);
+    if (this.holds > 0) return;
+    const writes = this.waiters;
+    this.waiters = [];
+    go(writes);
+  }
+
+  /**
+   * Hold CA writes, run step (one step at a time), release. The building block for failover,
+   * admin switches and failback: `withWriteHold(async () => { await finalSync(); await switchTo(x) })`.
+   */
+  withWriteHold<T>(step: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      this.holds++;
+      try {
+        return await step();
+      } finally {
+        this.holds--;
+        this.drain();
+      }
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Make `to` the active CA (epoch+1, saved before anything is sent to it), then run the
+   * promotion hooks. Call only inside withWriteHold. Hook failures are logged, not fatal.
+   */
+  async switchTo(to: string, reason: string): Promise<ArbiterState> {
+    if (!this.opts.workers.includes(to)) throw new NoHealthyBackendError("ca", `unknown CA worker "${to}"`);
+    if (to === this.state.active) return { ...this.state };
+    const from = this.state.active;
+    const next = { epoch: this.state.epoch + 1, active: to };
+    this.opts.store.save(next); // throws FencedError: then nothing changes here
+    this.state = next;
+    this.lastChange = { at: this.sched.now(), from, to, reason };
+    this.opts.log?.warn({ from, to, epoch: next.epoch, reason }, "active CA changed");
+    this.drain(); // reads go to the new active at once; writes stay held until the step ends
+    for (const hook of this.hooks) {
+      try {
+        await hook({ from, to, epoch: next.epoch, reason });
+      } catch (err) {
+        this.opts.log?.error({ err, from, to, epoch: next.epoch }, "promotion hook failed");
+      }
+    }
+    return { ...this.state };
+  }
+
+  /** Admin action: make `to` active under the write hold. */
+  setActive(to: string, reason = "admin request"): Promise<ArbiterState> {
+    return this.withWriteHold(() => this.switchTo(to, reason));
+  }
+
+  /** Adopt a state seen elsewhere only if its epoch is higher (fencing). Returns true if adopted. */
+  observe(state: ArbiterState): boolean {
+    if (state.epoch <= this.state.epoch || !this.opts.workers.includes(state.active)) return false;
+    this.opts.store.save(state);
+    this.state = { ...state };
+    this.drain();
+    return true;
+  }
+
+  /** The CA pool saw a worker go down: fail over if it was the active one. */
+  workerDown(name: string, reason: string): void {
+    if (name === this.state.active) this.failover(`active CA ${name} down: ${reason}`);
+  }
+
+  /** The CA pool saw a worker come up (active checks only). Never a failback by itself. */
+  workerUp(name: string): void {
+    if (name === this.state.active) this.drain();
+    else if (!this.opts.isUsable(this.state.active)) this.failover(`active CA ${this.state.active} still down, ${name} is up`);
+  }
+
+  private failover(reason: string): void {
+    if (this.failingOver) return;
+    this.failingOver = true;
+    void this.withWriteHold(async () => {
+      try {
+        if (this.opts.isUsable(this.state.active)) return;
+        const promotable = this.opts.isPromotable ?? this.opts.isUsable;
+        const to = this.opts.workers.find((w) => w !== this.state.active && promotable(w));
+        if (!to) {
+          this.opts.log?.error({ active: this.state.active, reason }, "active CA is down and no standby is up: CA requests held");
+          return;
+        }
+        await this.switchTo(to, reason);
+      } catch (err) {
+        this.opts.log?.error({ err, reason }, "failover failed");
+      } finally {
+        this.failingOver = false;
+      }
+    });
+  }
+
+  snapshot(): ArbiterSnapshot {
+    return {
+      epoch: this.state.epoch, active: this.state.active, holding: this.holds > 0 || !this.opts.isUsable(this.state.active),
+      heldRequests: this.waiters.length + this.readWaiters.length, failingOver: this.failingOver, lastChange: this.lastChange,
+    };
+  }
+
+  /** Refuse everything still waiting (shutdown). */
+  close(): void {
+    for (const w of [...this.waiters, ...this.readWaiters]) {
+      w.cancel();
+      w.reject(new NoHealthyBackendError("ca", "proxy shutting down"));
+    }
+    this.waiters = [];
+    this.readWaiters = [];
+  }
+}

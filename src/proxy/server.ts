@@ -1,0 +1,283 @@
+// The proxy process wiring: HTTPS listener with per-connection identity, pools, arbiter, health
+// checker and CRL refresher glued together; access log, reload (SIGHUP) and draining stop.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { createSecureContext, type TLSSocket } from "node:tls";
+import { ListenError, NoHealthyBackendError, UsageError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { Arbiter, realScheduler, type Scheduler } from "./arbiter.js";
+import type { ProxyConfig } from "./config.js";
+import { CrlRefresher, type CrlFetch } from "./crl-refresh.js";
+import { Exchange, type ForwardContext } from "./forward.js";
+import { HealthChecker, passiveFailure, type Probe } from "./health-check.js";
+import { identify, identityOf } from "./identity.js";
+import { BackendPool, usable } from "./pool.js";
+import { classify } from "./route.js";
+import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapshot.js";
+import { FileArbiterStore } from "./state-store.js";
+import { replyError } from "./respond.js";
+import { TlsMaterial } from "./tls.js";
+import { attachUpstreams, backendWentDown, closeUpstreams, type Upstream } from "./upstream.js";
+
+export interface ProxyServerOptions {
+  config: ProxyConfig;
+  log: Logger;
+  /** Where access log lines go (default: a child of log). See access-log.ts. */
+  accessLog?: Logger;
+  /** Test seams. */
+  scheduler?: Scheduler;
+  probe?: Probe;
+  crlFetch?: CrlFetch;
+}
+
+export class ProxyServer implements ProxySnapshotSource {
+  readonly ca: BackendPool;
+  readonly masters: BackendPool;
+  readonly arbiter: Arbiter;
+  readonly tls: TlsMaterial;
+  private readonly checker: HealthChecker;
+  private readonly crl: CrlRefresher;
+  private readonly server: Server;
+  private readonly sockets = new Set<TLSSocket>();
+  private readonly upstreams: Upstream[];
+  private readonly ctx: ForwardContext;
+  private config: ProxyConfig;
+  private readonly log: Logger;
+  private readonly access: Logger;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(o: ProxyServerOptions) {
+    const c = o.config;
+    this.config = c;
+    this.log = o.log.child({ part: "proxy" });
+    this.access = o.accessLog ?? o.log.child({ part: "access" });
+    const sched = o.scheduler ?? realScheduler;
+    this.ca = new BackendPool("ca", c.ca.workers, "round-robin", () => sched.now());
+    this.masters = new BackendPool("masters", c.masters.workers, c.masters.balance, () => sched.now());
+    this.upstreams = [...attachUpstreams(this.ca), ...attachUpstreams(this.masters)];
+    const statePath = join(c.stateDir, "arbiter.json");
+    this.arbiter = new Arbiter({
+      workers: c.ca.workers.map((w) => w.name), store: new FileArbiterStore(statePath),
+      isUsable: (n) => { const b = this.ca.get(n); return b !== undefined && usable(b); },
+      isPromotable: (n) => { const b = this.ca.get(n); return b?.state === "up" && !b.drained; },
+      holdMs: c.ca.holdWrites, scheduler: sched, log: this.log,
+    }, statePath);
+    this.tls = new TlsMaterial(c.tls, c.stateDir);
+    this.tls.load();
+    this.crl = new CrlRefresher({
+      activeUrl: () => (this.ca.get(this.arbiter.active) as Upstream).url,
+      offer: (pem, source) => this.tls.offer(pem, source),
+      adopted: () => this.swapContext(),
+      intervalMs: c.ca.crlRefresh, timeoutMs: c.timeouts.connect + c.health.timeout, fetch: o.crlFetch, scheduler: sched, log: this.log,
+    });
+    this.checker = new HealthChecker(
+      [{ pool: this.ca, path: c.health.caPath }, { pool: this.masters, path: c.health.masterPath }],
+      c.health, { probe: o.probe, scheduler: sched },
+    );
+    for (const pool of [this.ca, this.masters]) {
+      pool.onChange((b, previous) => {
+        this.log[b.state === "down" ? "warn" : "info"]({ pool: pool.name, backend: b.name, from: previous, to: b.state, reason: b.reason }, `backend ${b.state}`);
+        if (b.state === "down") {
+          backendWentDown(b as Upstream);
+          if (pool === this.ca) this.arbiter.workerDown(b.name, b.reason);
+        } else if (pool === this.ca) this.arbiter.workerUp(b.name);
+      });
+    }
+    this.arbiter.onPromotion(() => void this.crl.kick());
+    this.ctx = {
+      timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
+      arbiter: this.arbiter, revoked: () => void this.crl.kick(),
+      markDown: (b, reason) => passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason),
+      accessLog: c.accessLog ? (ex) => this.logAccess(ex) : undefined, draining: false,
+    };
+    this.server = createServer({
+      ...this.tls.contextOptions(), requestCert: true, rejectUnauthorized: false,
+      maxHeaderSize: c.limits.headerSize, headersTimeout: c.timeouts.clientHeaders, requestTimeout: c.timeouts.clientRequest,
+      keepAliveTimeout: c.timeouts.clientIdle, handshakeTimeout: c.timeouts.clientHeaders,
+      connectionsCheckingInterval: Math.min(1000, c.timeouts.clientHeaders),
+    }, (req, res) => this.handle(req, res));
+    this.server.on("secureConnection", (s: TLSSocket) => this.accept(s));
+    this.server.on("tlsClientError", (err: NodeJS.ErrnoException, s: TLSSocket) => {
+      this.log.debug({ err: err.code ?? err.message, remote: s.remoteAddress }, "TLS handshake failed");
+    });
+  }
+
+  /** Create, load state and TLS, listen; the first health checks start at once. */
+  static async start(o: ProxyServerOptions): Promise<ProxyServer> {
+    const p = new ProxyServer(o);
+    await new Promise<void>((resolve, reject) => {
+      p.server.once("error", (err) => reject(new ListenError(`cannot listen on ${o.config.listen.host}:${o.config.listen.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
+      p.server.listen(o.config.listen.port, o.config.listen.host, () => resolve());
+    });
+    p.checker.start();
+    p.crl.start();
+    p.log.info({ listen: p.address, active: p.arbiter.active, epoch: p.arbiter.epoch, crlNumber: p.tls.crl.info.number?.toString() }, "proxy listening");
+    return p;
+  }
+
+  get address(): { host: string; port: number } {
+    const a = this.server.address() as AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  /** A new TLS connection: refuse a presented cert that failed verification or is revoked. */
+  private accept(socket: TLSSocket): void {
+    const { identity, refuse } = identify(socket);
+    const revoked = identity.serial !== undefined && this.tls.crl.info.revoked.has(identity.serial);
+    if (refuse !== undefined || revoked) {
+      this.log.info({ remote: socket.remoteAddress, certname: identity.certname, reason: refuse ?? "revoked" }, "client certificate refused");
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const route = classify(req.method ?? "", req.url ?? "");
+    if (!route.ok) {
+      const started = process.hrtime.bigint();
+      replyError(res, 400, route.reason, { close: true });
+      if (this.ctx.accessLog) {
+        this.access.info({ method: req.method, path: req.url, status: 400, ms: Number(process.hrtime.bigint() - started) / 1e6, certname: identityOf(req.socket)?.certname, reason: route.reason });
+      }
+      return;
+    }
+    if (this.ctx.draining) res.shouldKeepAlive = false;
+    new Exchange(this.ctx, req, res, route).start();
+  }
+
+  private logAccess(ex: Exchange): void {
+    this.access.info({
+      method: ex.req.method, path: ex.route.target, status: ex.status, bytes: ex.req.socket.bytesWritten - ex.startBytes,
+      ms: Math.round(Number(process.hrtime.bigint() - ex.started) / 1e4) / 100, pool: ex.route.pool, backend: ex.backend?.name,
+      certname: ex.identity?.certname, attempts: ex.attempts > 1 ? ex.attempts : undefined, error: ex.error?.code,
+    });
+  }
+
+  /** Install the current cert/key/CA/CRL for new handshakes; cut connections of revoked certs. */
+  private swapContext(): void {
+    try {
+      this.server.setSecureContext(this.tls.contextOptions());
+    } catch (err) {
+      // The running context stays; the CRL check at accept() still applies the new revocations.
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, "TLS context update failed");
+    }
+    const revoked = this.tls.crl.info.revoked;
+    for (const s of this.sockets) {
+      const serial = identityOf(s)?.serial;
+      if (serial !== undefined && revoked.has(serial)) s.destroy();
+    }
+    this.log.info({ crlNumber: this.tls.crl.info.number?.toString(), source: this.tls.crl.source }, "TLS context updated");
+  }
+
+  /** Admin action: make the first standby proven up the active CA (epoch+1, under the write hold). */
+  async failover(reason = "admin failover"): Promise<{ epoch: number; active: string }> {
+    const to = this.ca.backends.find((b) => b.name !== this.arbiter.active && b.state === "up" && !b.drained);
+    if (!to) throw new NoHealthyBackendError("ca", "no standby CA worker is up");
+    return this.arbiter.setActive(to.name, reason);
+  }
+
+  /** Admin action: no new requests to a backend (the active CA cannot be drained: fail over first). */
+  drain(name: string): void {
+    const b = this.ca.get(name) ?? this.masters.get(name);
+    if (!b) throw new UsageError(`no backend named "${name}"`);
+    if (b.pool === "ca" && b.name === this.arbiter.active) throw new UsageError(`"${name}" is the active CA: fail over first`);
+    if ((b.pool === "ca" ? this.ca : this.masters).setDrained(name, true)) this.log.warn({ backend: name }, "backend drained");
+  }
+
+  /** Admin action: undo drain(). */
+  enable(name: string): void {
+    const pool = this.ca.get(name) ? this.ca : this.masters.get(name) ? this.masters : undefined;
+    if (!pool) throw new UsageError(`no backend named "${name}"`);
+    if (pool.setDrained(name, false)) {
+      this.log.info({ backend: name }, "backend enabled");
+      if (pool === this.ca) this.arbiter.workerUp(name);
+    }
+  }
+
+  /** Fetch the CRL from the active CA now (tests, admin). */
+  refreshCrl(): Promise<void> {
+    return this.crl.kick();
+  }
+
+  /**
+   * Apply a new proxy config without dropping in-flight requests: TLS files (cert, key, CA, CRL)
+   * are re-read, timeouts, limits, balance and health parameters replaced. Throws (and changes
+   * nothing) when the TLS files cannot be loaded. Changes that need a restart are logged.
+   */
+  reload(next: ProxyConfig): void {
+    const cur = this.config;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const needRestart = (["listen", "stateDir"] as const).filter((k) => !same(cur[k], next[k]));
+    if (!same(cur.ca.workers, next.ca.workers)) needRestart.push("ca.workers" as never);
+    if (!same(cur.masters.workers, next.masters.workers)) needRestart.push("masters.workers" as never);
+    const tls = new TlsMaterial(next.tls, cur.stateDir);
+    tls.crl = this.tls.crl; // never go back to an older CRL
+    tls.load();
+    createSecureContext(tls.contextOptions()); // a key that does not match its cert throws here, before anything changes
+    Object.assign(this.tls, { files: tls.files, cert: tls.cert, key: tls.key, ca: tls.ca, caCerts: tls.caCerts, crl: tls.crl });
+    this.swapContext();
+    this.config = next;
+    Object.assign(this.ctx, {
+      timeouts: next.timeouts, limits: next.limits, pinFileBucket: next.masters.pinFileBucket,
+      accessLog: next.accessLog ? (ex: Exchange) => this.logAccess(ex) : undefined,
+    });
+    this.masters.balance = next.masters.balance;
+    this.checker.params = next.health;
+    this.arbiter.setHoldMs(next.ca.holdWrites);
+    this.server.headersTimeout = next.timeouts.clientHeaders;
+    this.server.requestTimeout = next.timeouts.clientRequest;
+    this.server.keepAliveTimeout = next.timeouts.clientIdle;
+    if (needRestart.length > 0) this.log.warn({ keys: needRestart }, "config reloaded; these changes need a restart and were not applied");
+    else this.log.info("config reloaded");
+  }
+
+  snapshot(): ProxySnapshot {
+    const ca = poolView(this.ca, "active/standby");
+    const masters = poolView(this.masters, this.masters.balance);
+    const arbiter = this.arbiter.snapshot();
+    const info = this.tls.crl.info;
+    const lf = this.crl.lastFetch;
+    return {
+      healthy: ca.backends.some((b) => b.name === arbiter.active && b.usable) && masters.usable > 0,
+      pools: { ca, masters }, arbiter,
+      crl: {
+        number: info.number?.toString(), thisUpdate: info.thisUpdate.toISOString(), nextUpdate: info.nextUpdate?.toISOString(),
+        source: this.tls.crl.source, lastFetch: lf && { at: new Date(lf.at).toISOString(), result: lf.result },
+      },
+    };
+  }
+
+  /**
+   * Stop accepting, let in-flight requests finish for up to graceMs (timeouts.shutdown), then cut
+   * what is left. Idempotent.
+   */
+  stop(graceMs = this.config.timeouts.shutdown): Promise<void> {
+    this.stopping ??= (async () => {
+      this.ctx.draining = true;
+      this.checker.stop();
+      this.crl.stop();
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), graceMs); });
+      const idle = setInterval(() => this.server.closeIdleConnections(), 100);
+      const timedOut = await Promise.race([closed.then(() => false), late]);
+      clearInterval(idle);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.log.warn({ open: this.sockets.size }, "shutdown grace over: closing remaining connections");
+        this.server.closeAllConnections();
+        for (const s of this.sockets) s.destroy();
+        await closed;
+      }
+      this.arbiter.close();
+      closeUpstreams(this.upstreams);
+      this.log.info("proxy stopped");
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,86 @@
+// Persistence for the arbiter's {epoch, active}: atomic replace (temp file, fsync, rename, fsync
+// of the directory) and fencing (a lower epoch never overwrites a higher one).
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { FencedError, StateError } from "../errors.js";
+
+export interface ArbiterState {
+  epoch: number;
+  active: string;
+}
+
+export interface ArbiterStore {
+  load(): ArbiterState | undefined;
+  /** Persist; throws FencedError when the stored epoch is higher. */
+  save(state: ArbiterState): void;
+}
+
+/** Write a file so that readers see the old or the new content, never a mix, even after a crash. */
+export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w", mode);
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dfd = openSync(dirname(path), "r");
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+export function parseArbiterState(text: string, path: string): ArbiterState {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (cause) {
+    throw new StateError(path, "not valid JSON", { cause });
+  }
+  const o = v as { epoch?: unknown; active?: unknown };
+  if (!o || typeof o !== "object" || !Number.isSafeInteger(o.epoch) || (o.epoch as number) < 1 || typeof o.active !== "string" || o.active === "") {
+    throw new StateError(path, 'expected {"epoch": <integer >= 1>, "active": "<CA worker name>"}');
+  }
+  return { epoch: o.epoch as number, active: o.active };
+}
+
+export class FileArbiterStore implements ArbiterStore {
+  constructor(readonly path: string) {}
+
+  load(): ArbiterState | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new StateError(this.path, "cannot read", { cause: err });
+    }
+    return parseArbiterState(text, this.path);
+  }
+
+  save(state: ArbiterState): void {
+    const current = this.load();
+    if (current && current.epoch > state.epoch) throw new FencedError(state.epoch, current.epoch);
+    writeFileAtomic(this.path, `${JSON.stringify({ epoch: state.epoch, active: state.active })}\n`);
+  }
+}
+
+/** In-memory store for tests and library use; same fencing rule. */
+export class MemoryArbiterStore implements ArbiterStore {
+  saved: ArbiterState | undefined;
+  constructor(initial?: ArbiterState) {
+    this.saved = initial;
+  }
+  load(): ArbiterState | undefined {
+    return this.saved && { ...this.saved };
+  }
+  save(state: ArbiterState): void {
+    if (this.saved && this.saved.epoch > state.epoch) throw new FencedError(state.epoch, this.saved.epoch);
+    this.saved = { ...state };
+  }
+}

@@ -1,0 +1,241 @@
+// The CA state machine in memory: failover, epoch persistence and fencing, the write hold with an
+// injected clock, promotion hooks under the hold, no automatic failback.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Arbiter } from "../../../src/proxy/arbiter.js";
+import { FileArbiterStore, MemoryArbiterStore } from "../../../src/proxy/state-store.js";
+import { FencedError, NoHealthyBackendError, StateError } from "../../../src/errors.js";
+import { FakeClock, flush } from "./fake-clock.js";
+
+function setup(opts: { workers?: string[]; up?: string[]; store?: MemoryArbiterStore } = {}) {
+  const workers = opts.workers ?? ["ca1", "ca2", "ca3"];
+  const up = new Set(opts.up ?? workers);
+  const clock = new FakeClock();
+  const store = opts.store ?? new MemoryArbiterStore();
+  const arbiter = new Arbiter({ workers, store, isUsable: (n) => up.has(n), holdMs: 1000, scheduler: clock });
+  const down = (n: string) => {
+    up.delete(n);
+    arbiter.workerDown(n, "test");
+  };
+  const upAgain = (n: string) => {
+    up.add(n);
+    arbiter.workerUp(n);
+  };
+  return { arbiter, clock, store, up, down, upAgain };
+}
+
+test("a fresh arbiter starts on the first worker at epoch 1 and saves it", () => {
+  const { arbiter, store } = setup();
+  assert.equal(arbiter.active, "ca1");
+  assert.equal(arbiter.epoch, 1);
+  assert.deepEqual(store.saved, { epoch: 1, active: "ca1" });
+});
+
+test("the saved state is read back at start", () => {
+  const { arbiter } = setup({ store: new MemoryArbiterStore({ epoch: 7, active: "ca2" }) });
+  assert.equal(arbiter.active, "ca2");
+  assert.equal(arbiter.epoch, 7);
+});
+
+test("a saved state naming an unknown worker is a clear error", () => {
+  assert.throws(() => setup({ store: new MemoryArbiterStore({ epoch: 3, active: "ca9" }) }), (err: unknown) => {
+    assert.ok(err instanceof StateError);
+    assert.match(err.message, /"ca9".*not in proxy\.ca\.workers \(ca1, ca2, ca3\)/);
+    return true;
+  });
+});
+
+test("reads and writes go to the active CA without waiting when all is well", () => {
+  const { arbiter } = setup();
+  assert.equal(arbiter.acquire(false), "ca1");
+  assert.equal(arbiter.acquire(true), "ca1");
+});
+
+test("failover: the first usable standby is promoted, epoch+1, persisted, with the reason", async () => {
+  const { arbiter, store, up, down } = setup();
+  up.delete("ca2");
+  down("ca1");
+  await flush();
+  assert.equal(arbiter.active, "ca3");
+  assert.equal(arbiter.epoch, 2);
+  assert.deepEqual(store.saved, { epoch: 2, active: "ca3" });
+  assert.match(arbiter.snapshot().lastChange?.reason ?? "", /active CA ca1 down: test/);
+});
+
+test("a standby going down changes nothing", async () => {
+  const { arbiter, down } = setup();
+  down("ca2");
+  await flush();
+  assert.equal(arbiter.active, "ca1");
+  assert.equal(arbiter.epoch, 1);
+});
+
+test("writes held during failover are released to the new active; hooks run before release", async () => {
+  const { arbiter, down } = setup();
+  const order: string[] = [];
+  let finishHook!: () => void;
+  arbiter.onPromotion(async (e) => {
+    order.push(`hook ${e.from}->${e.to}@${e.epoch}`);
+    await new Promise<void>((r) => (finishHook = r));
+    order.push("hook done");
+  });
+  down("ca1");
+  const write = arbiter.acquire(true);
+  assert.ok(write instanceof Promise);
+  void write.then((n) => order.push(`write to ${n}`));
+  await flush();
+  assert.deepEqual(order, ["hook ca1->ca2@2"]);
+  // Reads go to the new active at once, while writes are still held by the hook.
+  assert.equal(arbiter.acquire(false), "ca2");
+  assert.ok(arbiter.acquire(true) instanceof Promise);
+  finishHook();
+  await flush();
+  assert.deepEqual(order, ["hook ca1->ca2@2", "hook done", "write to ca2"]);
+  assert.equal(arbiter.acquire(true), "ca2");
+});
+
+test("with no standby up, writes are held, then refused after holdMs (503 at the edge)", async () => {
+  const { arbiter, clock, down } = setup({ workers: ["ca1", "ca2"], up: ["ca1"] });
+  down("ca1");
+  await flush();
+  assert.equal(arbiter.active, "ca1");
+  const w = arbiter.acquire(true) as Promise<string>;
+  const outcome = w.then(() => "released", (e: unknown) => (e instanceof NoHealthyBackendError ? "refused" : String(e)));
+  clock.advance(999);
+  await flush();
+  assert.equal(arbiter.snapshot().heldRequests, 1);
+  clock.advance(1);
+  assert.equal(await outcome, "refused");
+  assert.equal(arbiter.snapshot().heldRequests, 0);
+  // No CA worker is up at all: reads are refused at once.
+  assert.throws(() => arbiter.acquire(false), NoHealthyBackendError);
+});
+
+test("held writes go to a standby that comes up later (epoch+1)", async () => {
+  const { arbiter, down, upAgain } = setup({ workers: ["ca1", "ca2"], up: ["ca1"] });
+  down("ca1");
+  await flush();
+  const w = arbiter.acquire(true) as Promise<string>;
+  upAgain("ca2");
+  assert.equal(await w, "ca2");
+  assert.equal(arbiter.epoch, 2);
+});
+
+test("held writes go back to the active CA when it recovers before any standby", async () => {
+  const { arbiter, down, upAgain } = setup({ workers: ["ca1", "ca2"], up: ["ca1"] });
+  down("ca1");
+  await flush();
+  const w = arbiter.acquire(true) as Promise<string>;
+  upAgain("ca1");
+  assert.equal(await w, "ca1");
+  assert.equal(arbiter.epoch, 1);
+});
+
+test("no automatic failback: the old primary coming back stays standby", async () => {
+  const { arbiter, down, upAgain } = setup();
+  down("ca1");
+  await flush();
+  assert.equal(arbiter.active, "ca2");
+  upAgain("ca1");
+  await flush();
+  assert.equal(arbiter.active, "ca2");
+  assert.equal(arbiter.epoch, 2);
+});
+
+test("setActive (admin) switches under the hold: epoch+1, hooks called", async () => {
+  const { arbiter } = setup();
+  const seen: number[] = [];
+  arbiter.onPromotion((e) => void seen.push(e.epoch));
+  const s = await arbiter.setActive("ca3", "maintenance");
+  assert.deepEqual(s, { epoch: 2, active: "ca3" });
+  assert.deepEqual(seen, [2]);
+  assert.deepEqual(await arbiter.setActive("ca3"), { epoch: 2, active: "ca3" }, "no-op when already active");
+  await assert.rejects(arbiter.setActive("nope"), NoHealthyBackendError);
+});
+
+test("withWriteHold runs steps one at a time and holds writes for the whole step", async () => {
+  const { arbiter } = setup();
+  const log: string[] = [];
+  let release!: () => void;
+  const a = arbiter.withWriteHold(async () => {
+    log.push("a start");
+    await new Promise<void>((r) => (release = r));
+    log.push("a end");
+  });
+  const b = arbiter.withWriteHold(() => Promise.resolve(void log.push("b")));
+  await flush();
+  assert.ok(arbiter.holding);
+  const w = arbiter.acquire(true) as Promise<string>;
+  assert.deepEqual(log, ["a start"]);
+  release();
+  await Promise.all([a, b]);
+  assert.deepEqual(log, ["a start", "a end", "b"]);
+  assert.equal(await w, "ca1");
+  assert.equal(arbiter.holding, false);
+});
+
+test("a failing hook is logged and does not keep writes held", async () => {
+  const { arbiter, down } = setup();
+  arbiter.onPromotion(() => {
+    throw new Error("serial advance failed");
+  });
+  down("ca1");
+  const w = arbiter.acquire(true) as Promise<string>;
+  assert.equal(await w, "ca2");
+});
+
+test("fencing: a lower epoch never overwrites a higher one", () => {
+  const store = new MemoryArbiterStore();
+  const { arbiter } = setup({ store });
+  assert.equal(arbiter.observe({ epoch: 5, active: "ca2" }), true);
+  assert.equal(arbiter.observe({ epoch: 4, active: "ca3" }), false);
+  assert.equal(arbiter.observe({ epoch: 5, active: "ca3" }), false);
+  assert.equal(arbiter.active, "ca2");
+  assert.throws(() => store.save({ epoch: 3, active: "ca1" }), FencedError);
+  assert.deepEqual(store.saved, { epoch: 5, active: "ca2" });
+});
+
+test("a switch whose save is fenced changes nothing", async () => {
+  const store = new MemoryArbiterStore();
+  const { arbiter } = setup({ store });
+  store.saved = { epoch: 9, active: "ca3" }; // someone with a higher epoch wrote meanwhile
+  await assert.rejects(arbiter.setActive("ca2"), FencedError);
+  assert.equal(arbiter.active, "ca1");
+  assert.equal(arbiter.epoch, 1);
+});
+
+test("file store: atomic JSON, read back, fenced, invalid content refused", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "arbiter-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "sub", "arbiter.json");
+  const store = new FileArbiterStore(path);
+  assert.equal(store.load(), undefined);
+  store.save({ epoch: 2, active: "ca2" });
+  assert.deepEqual(JSON.parse(readFileSync(path, "utf8")), { epoch: 2, active: "ca2" });
+  assert.deepEqual(new FileArbiterStore(path).load(), { epoch: 2, active: "ca2" });
+  assert.throws(() => store.save({ epoch: 1, active: "ca1" }), FencedError);
+  for (const bad of ["{", '{"epoch":0,"active":"ca1"}', '{"epoch":1}', '{"epoch":1.5,"active":"ca1"}', "[]"]) {
+    writeFileSync(path, bad);
+    assert.throws(() => store.load(), StateError, bad);
+  }
+});
+
+test("only a standby proven up is promoted; an unchecked one is waited for", async () => {
+  const clock = new FakeClock();
+  const checked = new Set<string>();
+  const up = new Set(["ca2"]);
+  const arbiter = new Arbiter({
+    workers: ["ca1", "ca2"], store: new MemoryArbiterStore(), holdMs: 1000, scheduler: clock,
+    isUsable: (n) => up.has(n), isPromotable: (n) => up.has(n) && checked.has(n),
+  });
+  arbiter.workerDown("ca1", "first check failed");
+  await flush();
+  assert.equal(arbiter.active, "ca1", "ca2 is not checked yet");
+  checked.add("ca2");
+  arbiter.workerUp("ca2");
+  await flush();
+  assert.equal(arbiter.active, "ca2");
+});
