@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, PuppetHaError } from "./errors.js";
 import { registerConfigCommand } from "./config/command.js";
 import { registerProxyCommand } from "./proxy/command.js";
+import { registerSyncCommand } from "./sync/command.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   registerConfigCommand(program);
   registerProxyCommand(program);
+  registerSyncCommand(program);
   return program;
 }
 

@@ -1,4 +1,5 @@
 // The `sync` config section: which cadirs exist, which this agent writes, and when it syncs.
+import { validate as validCron } from "node-cron";
 import { z } from "zod";
 import { absPath, duration, httpUrl, listen, name } from "../config/fields.js";
 
@@ -13,11 +14,14 @@ export const syncSection = z.strictObject({
   cadirs: z.record(name(), cadir).refine((r) => Object.keys(r).length >= 2, { message: "needs at least two cadirs" }),
   /** The cadirs this agent may write into; default: every local one. */
   writeInto: z.array(name()).optional(),
-  schedule: z.string().default("* * * * *"),
+  /** node-cron expression of full passes (5 fields, or 6 with seconds). */
+  schedule: z.string().refine((s) => validCron(s), { message: "not a cron schedule (write it like \"* * * * *\")" }).default("* * * * *"),
   watch: z.boolean().default(true),
   /** Quiet time after the last change seen by the watch before a pass starts. */
   debounce: duration().prefault("100ms"),
   backupDir: absPath().default("/var/lib/puppet-ha/backups"),
+  /** Local mirrors (mode 0700, they hold ca_key.pem): the staged source of each pass, remote destinations. */
+  workDir: absPath().default("/var/lib/puppet-ha/sync"),
   maxDeletes: z.number().int().min(0).default(50),
   rsync: z.strictObject({
     command: z.string().default("rsync"),

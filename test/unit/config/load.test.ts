@@ -116,8 +116,40 @@ test("a header limit below 32KiB is refused, with the reason", () => {
   assert.match(ps[0]?.message ?? "", /32KiB/);
 });
 
+test("sync defaults, and a bad schedule is refused with its path", () => {
+  const cfg = parseConfig("sync:\n  cadirs: { ca1: /a, ca2: \"root@h:/b\" }\n");
+  assert.equal(cfg.sync?.schedule, "* * * * *");
+  assert.equal(cfg.sync?.workDir, "/var/lib/puppet-ha/sync");
+  assert.equal(cfg.sync?.backupDir, "/var/lib/puppet-ha/backups");
+  assert.equal(cfg.sync?.debounce, 100);
+  assert.equal(cfg.sync?.rsync.timeout, 60_000);
+  const ps = problems("sync:\n  cadirs: { ca1: /a, ca2: /b }\n  schedule: every minute\n  workDir: relative\n");
+  assert.deepEqual(ps.map((p) => p.path).sort(), ["sync.schedule", "sync.workDir"]);
+  assert.match(ps.find((p) => p.path === "sync.schedule")?.message ?? "", /not a cron schedule/);
+});
+
 test("sync cadirs must name CA workers, and writeInto must name cadirs", () => {
   const ps = problems(minimalProxy + "sync:\n  cadirs: { ca1: /a, cax: /b }\n  writeInto: [ca9]\n");
   const paths = ps.map((p) => p.path).sort();
   assert.deepEqual(paths, ["sync.cadirs.cax", "sync.writeInto[0]"]);
+});
+
+test("twitch: defaults, puppet.args, and the example's twitch section", () => {
+  const example = parseConfig(readFileSync("config/puppet-ha.example.yaml", "utf8")).twitch;
+  assert.ok(example);
+  assert.deepEqual(example.listen, { host: "127.0.0.1", port: 2023 });
+  assert.deepEqual(example.puppet.args, []);
+  assert.equal(example.puppet.timeout, 30 * 60_000);
+  assert.deepEqual(example.rateLimit, { max: 10, per: 60_000 });
+  const cfg = parseConfig("twitch:\n  puppet: { command: [sudo, -n, /usr/bin/puppet], args: [--confdir, /x] }\n").twitch;
+  assert.deepEqual(cfg?.puppet.command, ["sudo", "-n", "/usr/bin/puppet"]);
+  assert.deepEqual(cfg?.puppet.args, ["--confdir", "/x"]);
+  assert.equal(cfg?.splayMax, 60_000);
+});
+
+test("twitch without auth may bind loopback only; an allowlist needs tls", () => {
+  assert.deepEqual(problems("twitch: { listen: \"0.0.0.0:2023\" }\n").map((p) => p.path), ["twitch.listen"]);
+  assert.deepEqual(problems("twitch: { auth: { allow: [a] } }\n").map((p) => p.path), ["twitch.auth.allow"]);
+  for (const listen of ["127.0.0.1:2023", "[::1]:2023", "localhost:2023"]) parseConfig(`twitch: { listen: "${listen}" }\n`);
+  parseConfig("twitch: { listen: \"0.0.0.0:2023\", auth: { tokenFile: /etc/t } }\n");
 });

@@ -1,0 +1,62 @@
+// Where the sync agent learns `{epoch, active}`: the proxy's admin API (`GET /api/ca` with the
+// admin bearer token), or, inside the proxy, the arbiter object itself.
+import { readFile } from "node:fs/promises";
+import { ArbiterError } from "./errors.js";
+
+export interface ArbiterState {
+  epoch: number;
+  active: string;
+}
+
+export interface ArbiterSource {
+  current(): Promise<ArbiterState>;
+}
+
+/** Check an answer's shape; the proxy may add more keys. */
+export function parseArbiterState(body: unknown): ArbiterState {
+  const b = body as { epoch?: unknown; active?: unknown } | null;
+  if (!b || typeof b !== "object" || !Number.isSafeInteger(b.epoch) || (b.epoch as number) < 0 || typeof b.active !== "string" || b.active === "") {
+    throw new ArbiterError(`the arbiter answered without a valid {epoch, active}: ${JSON.stringify(body)?.slice(0, 200)}`);
+  }
+  return { epoch: b.epoch as number, active: b.active };
+}
+
+/** The proxy's admin API. The token file is read on each call, so a rotated token is picked up. */
+export function httpArbiter(opts: { url: string; tokenFile?: string; timeoutMs?: number }): ArbiterSource {
+  return {
+    async current() {
+      const headers: Record<string, string> = { accept: "application/json" };
+      if (opts.tokenFile) {
+        const token = (await readFile(opts.tokenFile, "utf8").catch((cause: unknown) => {
+          throw new ArbiterError(`cannot read the arbiter token file ${opts.tokenFile}`, { cause });
+        })).trim();
+        headers.authorization = `Bearer ${token}`;
+      }
+      let res: Response;
+      try {
+        res = await fetch(`${opts.url}/api/ca`, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) });
+      } catch (cause) {
+        throw new ArbiterError(`cannot reach the arbiter at ${opts.url}/api/ca: ${(cause as Error).message}`, { cause });
+      }
+      if (!res.ok) throw new ArbiterError(`the arbiter at ${opts.url}/api/ca answered HTTP ${res.status}`);
+      let body: unknown;
+      try {
+        body = await res.json();
+      } catch (cause) {
+        throw new ArbiterError(`the arbiter at ${opts.url}/api/ca answered something that is not JSON`, { cause });
+      }
+      return parseArbiterState(body);
+    },
+  };
+}
+
+/** An arbiter held in memory (inside the proxy, and in tests). */
+export function staticArbiter(state: ArbiterState): ArbiterSource & { set(s: ArbiterState): void } {
+  let s = { ...state };
+  return {
+    current: () => Promise.resolve({ ...s }),
+    set(next) {
+      s = { ...next };
+    },
+  };
+}

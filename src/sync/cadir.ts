@@ -1,0 +1,198 @@
+// A cadir read into memory and parsed: serial, inventory.txt, ca_crl.pem, ca_crt.pem/ca_key.pem,
+// and a manifest (path, size, sha256) of every file. Parsing is pure (tests feed file maps);
+// readCadir is the only I/O here. A cadir is small (a few KB per issued cert), so reading it whole
+// each pass is cheap and gives the guard one consistent view.
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { caCrlOf, type CrlInfo } from "./crl.js";
+
+export interface InventoryEntry {
+  serial: bigint;
+  /** As written in the file: "0x0005". */
+  serialText: string;
+  notBefore: string;
+  notAfter: string;
+  subject: string;
+  line: number;
+}
+
+export interface InventoryProblem {
+  line: number;
+  text: string;
+  reason: string;
+}
+
+export interface Inventory {
+  entries: InventoryEntry[];
+  problems: InventoryProblem[];
+}
+
+const INVENTORY_LINE = /^0x([0-9A-Fa-f]+) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dUTC) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dUTC) (\/\S.*)$/;
+
+/** Parse inventory.txt: "0x0005 2026-11-20T08:19:27UTC 2031-11-20T08:19:27UTC /CN=smoke-1". */
+export function parseInventory(text: string): Inventory {
+  const entries: InventoryEntry[] = [];
+  const problems: InventoryProblem[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "") return;
+    const m = INVENTORY_LINE.exec(line);
+    if (!m) {
+      problems.push({ line: i + 1, text: line, reason: "not \"0xSERIAL NOTBEFORE NOTAFTER /SUBJECT\"" });
+      return;
+    }
+    entries.push({ serial: BigInt(`0x${m[1]}`), serialText: `0x${m[1]}`, notBefore: m[2] as string, notAfter: m[3] as string, subject: m[4] as string, line: i + 1 });
+  });
+  return { entries, problems };
+}
+
+/** Parse `serial` (the NEXT serial, hex; Puppet writes no newline, older versions one). */
+export function parseSerial(text: string): bigint {
+  const t = text.replace(/\r?\n$/, "");
+  if (!/^[0-9A-Fa-f]+$/.test(t)) throw new Error(`serial is not hex: ${JSON.stringify(t.slice(0, 40))}`);
+  return BigInt(`0x${t}`);
+}
+
+/** The `serial` file text for a value: uppercase hex, at least 4 digits, no trailing newline. */
+export function formatSerial(value: bigint): string {
+  return value.toString(16).toUpperCase().padStart(4, "0");
+}
+
+export interface ManifestEntry {
+  size: number;
+  sha256: string;
+}
+
+export type Manifest = ReadonlyMap<string, ManifestEntry>;
+
+export interface CadirSnapshot {
+  /** How the dir was named in the config (path or host:path). */
+  location: string;
+  /** False when the directory does not exist. */
+  present: boolean;
+  files: ReadonlyMap<string, Buffer>;
+  manifest: Manifest;
+  serial?: bigint;
+  serialError?: string;
+  inventory?: Inventory;
+  crl?: CrlInfo;
+  crlError?: string;
+  caCertError?: string;
+  caKeyError?: string;
+  /** signed/*.pem files that are not one parseable certificate (e.g. caught mid-write). */
+  badSigned?: string[];
+}
+
+export const REQUIRED_FILES = ["ca_crt.pem", "ca_key.pem", "ca_crl.pem", "serial", "inventory.txt"] as const;
+
+/** Names rsync uses for files in flight: the --delay-updates dir and `.name.XXXXXX` temp files. */
+export function isTransient(path: string): boolean {
+  return path.split("/").some((seg) => seg === ".~tmp~" || /^\..+\.[A-Za-z0-9]{6}$/.test(seg));
+}
+
+export function manifestOf(files: ReadonlyMap<string, Buffer>): Manifest {
+  const m = new Map<string, ManifestEntry>();
+  for (const [path, data] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    m.set(path, { size: data.length, sha256: createHash("sha256").update(data).digest("hex") });
+  }
+  return m;
+}
+
+/** Parse a cadir from its files (relative path → content). Never throws: problems are recorded. */
+export function snapshotOf(location: string, files: ReadonlyMap<string, Buffer>, present = true): CadirSnapshot {
+  const snap: CadirSnapshot = { location, present, files, manifest: manifestOf(files) };
+  const text = (p: string) => files.get(p)?.toString("utf8");
+  const serial = text("serial");
+  if (serial !== undefined) {
+    try {
+      snap.serial = parseSerial(serial);
+    } catch (err) {
+      snap.serialError = (err as Error).message;
+    }
+  }
+  const inventory = text("inventory.txt");
+  if (inventory !== undefined) snap.inventory = parseInventory(inventory);
+  const cert = text("ca_crt.pem");
+  if (cert !== undefined) {
+    try {
+      new X509Certificate(cert);
+    } catch (err) {
+      snap.caCertError = `ca_crt.pem does not parse: ${(err as Error).message}`;
+    }
+  }
+  const key = text("ca_key.pem");
+  if (key !== undefined) {
+    try {
+      createPrivateKey(key);
+    } catch (err) {
+      snap.caKeyError = `ca_key.pem does not parse: ${(err as Error).message}`;
+    }
+  }
+  const badSigned = [...files.keys()].filter((p) => p.startsWith("signed/") && !parsesAsCert(files.get(p) as Buffer));
+  if (badSigned.length > 0) snap.badSigned = badSigned;
+  const crl = text("ca_crl.pem");
+  if (crl !== undefined) {
+    try {
+      snap.crl = caCrlOf(crl, cert ?? "");
+    } catch (err) {
+      snap.crlError = `ca_crl.pem does not parse: ${(err as Error).message}`;
+    }
+  }
+  return snap;
+}
+
+function parsesAsCert(pem: Buffer): boolean {
+  try {
+    new X509Certificate(pem);
+    return /-----END CERTIFICATE-----\s*$/.test(pem.toString("latin1"));
+  } catch {
+    return false;
+  }
+}
+
+/** Why a snapshot is not a complete CA dir (empty list: complete). */
+export function completenessProblems(s: CadirSnapshot): string[] {
+  if (!s.present) return ["the directory does not exist"];
+  const out: string[] = REQUIRED_FILES.filter((f) => !s.files.has(f)).map((f) => `${f} is missing`);
+  for (const e of [s.caCertError, s.caKeyError, s.crlError]) if (e) out.push(e);
+  if (s.serialError) out.push(s.serialError);
+  if (s.crl && s.crl.number === undefined) out.push("ca_crl.pem has no CRL Number");
+  for (const p of s.badSigned ?? []) out.push(`${p} is not a certificate`);
+  for (const p of s.inventory?.problems ?? []) out.push(`inventory.txt line ${p.line} does not parse: ${JSON.stringify(p.text)}`);
+  return out;
+}
+
+/** Read every regular file under a local cadir (transient rsync files left out). */
+export async function readCadir(dir: string, location = dir): Promise<CadirSnapshot> {
+  const files = new Map<string, Buffer>();
+  const vanished = (err: unknown) => (err as NodeJS.ErrnoException).code === "ENOENT";
+  async function walk(rel: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(join(dir, rel), { withFileTypes: true });
+    } catch (err) {
+      if (rel !== "" && vanished(err)) return; // removed while we read: the next pass sees it
+      throw err;
+    }
+    for (const e of entries) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (isTransient(p)) continue;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        try {
+          files.set(p, await readFile(join(dir, p)));
+        } catch (err) {
+          if (!vanished(err)) throw err;
+        }
+      }
+    }
+  }
+  try {
+    await walk("");
+  } catch (err) {
+    if (vanished(err)) return snapshotOf(location, files, false);
+    throw err;
+  }
+  return snapshotOf(location, files, true);
+}

@@ -1,0 +1,111 @@
+// rsync as the copy engine: where a cadir lives, the exact argument vectors (pure, so tests pin
+// them down), what rsync's output means, and one runner that maps every failure to RsyncError.
+import { execa } from "execa";
+import { RsyncError } from "./errors.js";
+
+export type Location = { kind: "local"; path: string } | { kind: "remote"; host: string; path: string };
+
+/** A cadir as written in the config: `/path` or `[user@]host:/path`. */
+export function parseLocation(text: string): Location {
+  if (text.startsWith("/")) return { kind: "local", path: text.replace(/\/+$/, "") || "/" };
+  const i = text.indexOf(":");
+  return { kind: "remote", host: text.slice(0, i), path: text.slice(i + 1).replace(/\/+$/, "") || "/" };
+}
+
+/** The rsync operand for a directory's contents (trailing slash: copy the contents). */
+export function operand(loc: Location): string {
+  return loc.kind === "local" ? `${loc.path}/` : `${loc.host}:${loc.path}/`;
+}
+
+/** The ssh argument vector as one `-e` string; rsync splits it on spaces and honours quotes. */
+export function sshOption(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "")}'`)).join(" ");
+}
+
+export interface CopyPlan {
+  from: Location;
+  to: Location;
+  ssh: readonly string[];
+}
+
+function base(plan: CopyPlan): string[] {
+  const remote = plan.from.kind === "remote" || plan.to.kind === "remote";
+  return ["-a", "--checksum", ...(remote ? ["-e", sshOption(plan.ssh)] : [])];
+}
+
+/** What a copy would do, without doing it: one itemized line per change. */
+export function dryRunArgs(plan: CopyPlan): string[] {
+  return [...base(plan), "--delete", "--dry-run", "--itemize-changes", "--", operand(plan.from), operand(plan.to)];
+}
+
+/** Refresh a local mirror of a cadir (staging of the source, reading a remote destination). */
+export function mirrorArgs(plan: CopyPlan): string[] {
+  return [...base(plan), "--delete", "--", operand(plan.from), operand(plan.to)];
+}
+
+/**
+ * The copy. --delay-updates puts every new file in place only at the end (a killed rsync leaves
+ * the old files, never a truncated one); --backup keeps everything replaced or deleted;
+ * --max-delete is the backstop behind the dry-run count (rsync exits 25 when it stops deletions).
+ */
+export function copyArgs(plan: CopyPlan & { backupDir: string; maxDeletes: number }): string[] {
+  return [
+    ...base(plan), "--delete", "--delay-updates", `--max-delete=${plan.maxDeletes}`,
+    "--backup", `--backup-dir=${plan.backupDir}`, "--stats",
+    "--", operand(plan.from), operand(plan.to),
+  ];
+}
+
+export interface Itemized {
+  /** Paths rsync would create or update (content or attributes). */
+  updates: string[];
+  deletes: string[];
+}
+
+/** Parse `--itemize-changes` output ("*deleting   x", ">f+++++++++ signed/a.pem", ".d..t...... ./"). */
+export function parseItemized(stdout: string): Itemized {
+  const out: Itemized = { updates: [], deletes: [] };
+  for (const line of stdout.split("\n")) {
+    const m = /^([<>ch.*][fdLDS*][^ ]{9}|\*deleting) +(.+)$/.exec(line);
+    if (!m) continue;
+    const [, code, path] = m as unknown as [string, string, string];
+    if (code.startsWith("*deleting")) out.deletes.push(path);
+    else if (code.startsWith(".") && !/[^.]/.test(code.slice(2))) continue; // nothing to do
+    else out.updates.push(path);
+  }
+  return out;
+}
+
+/** "Total transferred file size: 1,234 bytes" from `--stats`. */
+export function parseTransferredBytes(stdout: string): number {
+  const m = /Total transferred file size: ([\d,.]+)/.exec(stdout);
+  return m ? Number((m[1] as string).replace(/[,.]/g, "")) : 0;
+}
+
+export interface RsyncRunner {
+  command: string;
+  timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Run rsync with an argument vector (never a shell); any failure becomes an RsyncError. */
+export async function runRsync(r: RsyncRunner, args: string[], what: string): Promise<{ stdout: string; stderr: string }> {
+  const res = await execa(r.command, args, {
+    reject: false,
+    timeout: r.timeoutMs,
+    forceKillAfterDelay: 2000,
+    stripFinalNewline: false,
+    ...(r.env ? { env: r.env, extendEnv: false } : {}),
+  });
+  if (res.failed) {
+    const stderr = String(res.stderr ?? "") || (res.cause instanceof Error ? res.cause.message : "");
+    throw new RsyncError({
+      exitCode: res.exitCode,
+      signal: res.signal,
+      timedOut: res.timedOut,
+      stderr,
+      what,
+    }, { cause: res.cause });
+  }
+  return { stdout: String(res.stdout), stderr: String(res.stderr) };
+}

@@ -1,0 +1,291 @@
+// The sync service: one worker per destination cadir, fed by the schedule, the watch of a local
+// active cadir, requests (proxy, API) and `--once`. A library: `puppet-ha sync` runs it alone, and
+// `puppet-ha proxy` can embed it with its arbiter in process.
+import { EventEmitter } from "node:events";
+import { PuppetHaError } from "../errors.js";
+import { silentLogger, type Logger } from "../log.js";
+import type { ArbiterSource, ArbiterState } from "./arbiter.js";
+import type { SyncConfig } from "./config.js";
+import { ArbiterError, CadirError, DeleteLimitError, DivergenceError, FencingError, RsyncError } from "./errors.js";
+import { fencePass, fenceRecheck } from "./fence.js";
+import type { Difference } from "./guard.js";
+import { manifestDigest, runPass } from "./pass.js";
+import { parseLocation } from "./rsync.js";
+import { advanceSerialFile, type SerialAdvance } from "./serial.js";
+import { DestinationTracker, type DestinationStatus, type SyncState } from "./status.js";
+import { chokidarCadir, debouncer, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
+import { PassWorker } from "./worker.js";
+
+export interface PassReport {
+  destination: string;
+  ok: boolean;
+  result: SyncState | "skipped" | "cancelled";
+  epoch: number | null;
+  source: string | null;
+  durationMs: number;
+  bytes: number;
+  reasons: string[];
+  /** sha256 over the verified manifest (path, size, sha256) both sides share, when in sync. */
+  manifest?: string;
+  /** Files in that manifest. */
+  files?: number;
+  error?: PuppetHaError;
+  differences?: readonly Difference[];
+}
+
+export interface SyncStatus {
+  epoch: number | null;
+  active: string | null;
+  destinations: Record<string, DestinationStatus>;
+}
+
+export interface SyncServiceOptions {
+  config: SyncConfig;
+  arbiter: ArbiterSource;
+  log?: Logger;
+  clock?: Clock;
+  cron?: CronFactory;
+  watch?: WatchFactory;
+  /** Environment for rsync (tests put fake executables first on PATH). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface SyncService {
+  readonly destinations: readonly string[];
+  /** Emits "pass" (PassReport) after every pass and "change" (path) for every change watched. */
+  readonly events: EventEmitter;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** One pass for each destination (or one), starting after this call; merged with other triggers. */
+  requestPass(destination?: string, reason?: string): Promise<PassReport[]>;
+  status(): SyncStatus;
+  /** The proxy tells the latest epoch it decided; older passes are refused from now on. */
+  noteEpoch(epoch: number): void;
+  /** Failback, step 1: a pass into `destination` for epoch E; resolves when in sync at E, else throws. */
+  pullNow(destination: string, epoch: number): Promise<PassReport>;
+  /** Failback, during the write hold: a final guarded pull for epoch E and its check; throws unless in sync. */
+  finalPull(destination: string, epoch: number): Promise<PassReport>;
+  /** Promotion: advance the promoted CA's serial by `gap`, once per epoch. Local cadirs only. */
+  advanceSerial(cadir: string, gap: bigint | number, epoch: number): Promise<SerialAdvance>;
+}
+
+/** The destinations this agent writes: sync.writeInto, else every local cadir. */
+export function destinationsOf(cfg: Pick<SyncConfig, "cadirs" | "writeInto">): string[] {
+  return cfg.writeInto ? [...cfg.writeInto] : Object.keys(cfg.cadirs).filter((n) => parseLocation(cfg.cadirs[n] as string).kind === "local");
+}
+
+export function createSyncService(opts: SyncServiceOptions): SyncService {
+  const cfg = opts.config;
+  const log = (opts.log ?? silentLogger()).child({ part: "sync" });
+  const clock = opts.clock ?? systemClock;
+  const events = new EventEmitter();
+  const destinations = destinationsOf(cfg);
+  const trackers = new Map(destinations.map((d) => [d, new DestinationTracker(d, cfg.cadirs[d] as string)]));
+  const wantEpoch = new Map<string, number>();
+  const advanced = new Map<string, SerialAdvance>();
+  let latestEpoch: number | undefined;
+  let active: string | null = null;
+  let cronTask: Stoppable | undefined;
+  let watcher: { dir: string; w: Stoppable } | undefined;
+  let started = false;
+  const debounce = debouncer(clock, cfg.debounce, Math.max(cfg.debounce, 1000), () => void requestAll("watch"));
+
+  const workers = new Map(destinations.map((d) => [d, new PassWorker<PassReport>(
+    (reasons) => passFor(d, reasons),
+    () => ({ destination: d, ok: false, result: "cancelled", epoch: null, source: null, durationMs: 0, bytes: 0, reasons: [] }),
+  )]));
+
+  function learn(state: ArbiterState): void {
+    if (latestEpoch === undefined || state.epoch >= latestEpoch) {
+      latestEpoch = state.epoch;
+      active = state.active;
+      if (started) retarget();
+    }
+  }
+
+  async function passFor(dest: string, reasons: readonly string[]): Promise<PassReport> {
+    const tracker = trackers.get(dest) as DestinationTracker;
+    const t0 = clock.now();
+    tracker.passStarted(t0);
+    let state: ArbiterState | undefined;
+    let bytes = 0;
+    let verified: { manifest: string; files: number } | undefined;
+    try {
+      state = await opts.arbiter.current();
+      if (!(state.active in cfg.cadirs)) throw new ArbiterError(`the active CA "${state.active}" is not one of sync.cadirs`);
+      const want = wantEpoch.get(dest);
+      const decision = fencePass(latestEpoch, state, dest, want);
+      if (latestEpoch === undefined || state.epoch >= latestEpoch) {
+        tracker.epoch = state.epoch;
+        tracker.source = state.active;
+        tracker.isActive = state.active === dest;
+        learn(state);
+      }
+      if (!decision.ok) {
+        if (state.active === dest && want === undefined) return finish("skipped");
+        throw new FencingError(decision.reason);
+      }
+      const actingFor = state;
+      const outcome = await runPass({
+        destination: dest,
+        source: state.active,
+        epoch: state.epoch,
+        cadirs: cfg.cadirs,
+        backupDir: cfg.backupDir,
+        workDir: cfg.workDir,
+        maxDeletes: cfg.maxDeletes,
+        ssh: cfg.rsync.ssh,
+        rsync: { command: cfg.rsync.command, timeoutMs: cfg.rsync.timeout, ...(opts.env ? { env: opts.env } : {}) },
+        log,
+        now: () => clock.now(),
+        onBehind: () => tracker.behind(),
+        recheck: async () => {
+          const d = fenceRecheck(actingFor, await opts.arbiter.current(), dest);
+          if (!d.ok) throw new FencingError(d.reason);
+          if (latestEpoch !== undefined && actingFor.epoch < latestEpoch) throw new FencingError(`refused: epoch ${actingFor.epoch} is older than the latest known ${latestEpoch}`);
+        },
+      });
+      bytes = outcome.bytes;
+      verified = { manifest: manifestDigest(outcome.manifest), files: outcome.manifest.size };
+      return finish("in-sync");
+    } catch (err) {
+      const e = err instanceof PuppetHaError ? err : new CadirError(`unexpected: ${(err as Error).message}`, { cause: err });
+      return finish(e instanceof DivergenceError ? "diverged" : "error", e);
+    }
+
+    function finish(result: PassReport["result"] & LastResult, error?: PuppetHaError): PassReport {
+      const now = clock.now();
+      const report: PassReport = {
+        destination: dest, ok: !error, result, epoch: state?.epoch ?? null, source: state?.active ?? null,
+        durationMs: now - t0, bytes, reasons: [...reasons],
+        ...(verified ?? {}),
+        ...(error ? { error } : {}),
+        ...(error instanceof DivergenceError ? { differences: error.differences } : {}),
+      };
+      tracker.passEnded(now, { result, bytes, epoch: report.epoch, reasons: report.reasons },
+        error ? errorView(error, now) : undefined,
+        error instanceof DivergenceError ? { differences: [...error.differences], savedTo: error.savedTo ?? null } : undefined);
+      const line = { destination: dest, source: report.source, epoch: report.epoch, result, durationMs: report.durationMs, bytes, reasons: report.reasons };
+      if (error) log.warn({ ...line, code: error.code, err: error.message }, "sync pass failed");
+      else log.info(line, "sync pass");
+      events.emit("pass", report);
+      return report;
+    }
+  }
+
+  function errorView(e: PuppetHaError, now: number): DestinationStatus["lastError"] {
+    return {
+      code: e.code, message: e.message, at: new Date(now).toISOString(),
+      ...(e instanceof RsyncError ? { ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}), stderr: e.stderr } : {}),
+      ...(e instanceof DeleteLimitError ? { stderr: e.files.join("\n") } : {}),
+    };
+  }
+
+  function requestAll(reason: string): Promise<PassReport[]> {
+    return Promise.all(destinations.map((d) => (workers.get(d) as PassWorker<PassReport>).request(reason)));
+  }
+
+  /** Point the watch at the active cadir when it is local (and at nothing otherwise). */
+  function retarget(): void {
+    if (!cfg.watch || !active) return;
+    const loc = parseLocation(cfg.cadirs[active] ?? "");
+    const dir = loc.kind === "local" ? loc.path : undefined;
+    if (watcher?.dir === dir) return;
+    if (watcher) void watcher.w.stop();
+    watcher = undefined;
+    if (!dir) return;
+    log.info({ dir, active }, "watching the active cadir");
+    watcher = {
+      dir,
+      w: (opts.watch ?? chokidarCadir)(dir, (path) => {
+        const now = clock.now();
+        for (const t of trackers.values()) if (!t.isActive) t.changeSeen(now);
+        events.emit("change", path);
+        debounce.poke();
+      }, () => void requestAll("watch-ready")),
+    };
+  }
+
+  const service: SyncService = {
+    destinations,
+    events,
+    async start() {
+      started = true;
+      try {
+        learn(await opts.arbiter.current());
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "arbiter not reachable at start; passes will retry");
+      }
+      retarget();
+      void requestAll("start");
+      cronTask = (opts.cron ?? nodeCron)(cfg.schedule, () => void requestAll("schedule"));
+    },
+    async stop() {
+      started = false;
+      debounce.cancel();
+      await cronTask?.stop();
+      await watcher?.w.stop();
+      watcher = undefined;
+      await Promise.all([...workers.values()].map((w) => w.close()));
+    },
+    async requestPass(destination, reason = "request") {
+      if (destination === undefined) return requestAll(reason);
+      return [await workerOf(destination).request(reason)];
+    },
+    status() {
+      const now = clock.now();
+      return {
+        epoch: latestEpoch ?? null,
+        active,
+        destinations: Object.fromEntries([...trackers].map(([d, t]) => [d, t.view(now)])),
+      };
+    },
+    noteEpoch(epoch) {
+      if (latestEpoch === undefined || epoch > latestEpoch) latestEpoch = epoch;
+    },
+    async pullNow(destination, epoch) {
+      return pullFor(destination, epoch, "pull-now");
+    },
+    async finalPull(destination, epoch) {
+      return pullFor(destination, epoch, "final-pull");
+    },
+    async advanceSerial(cadir, gap, epoch) {
+      const prev = advanced.get(cadir);
+      if (prev && prev.epoch === epoch) return prev; // asked twice for one promotion: one gap only
+      if (latestEpoch !== undefined && epoch < latestEpoch) throw new FencingError(`refused: serial advance for epoch ${epoch}, older than the latest known ${latestEpoch}`);
+      const text = cfg.cadirs[cadir];
+      if (text === undefined) throw new CadirError(`"${cadir}" is not one of sync.cadirs`);
+      const loc = parseLocation(text);
+      if (loc.kind !== "local") throw new CadirError(`serial advance on a remote cadir (${text}) is not supported; run it on that host`);
+      service.noteEpoch(epoch);
+      const done = await advanceSerialFile(loc.path, gap, epoch);
+      advanced.set(cadir, done);
+      log.warn({ cadir, epoch, before: done.before, after: done.after }, "serial advanced on promotion");
+      return done;
+    },
+  };
+
+  function workerOf(destination: string): PassWorker<PassReport> {
+    const w = workers.get(destination);
+    if (!w) throw new CadirError(`"${destination}" is not a destination of this sync agent (${destinations.join(", ")})`);
+    return w;
+  }
+
+  async function pullFor(destination: string, epoch: number, reason: string): Promise<PassReport> {
+    const w = workerOf(destination);
+    if (latestEpoch !== undefined && epoch < latestEpoch) throw new FencingError(`refused: ${reason} for epoch ${epoch}, older than the latest known ${latestEpoch}`);
+    service.noteEpoch(epoch);
+    wantEpoch.set(destination, epoch);
+    try {
+      const report = await w.request(`${reason}@${epoch}`);
+      if (!report.ok) throw report.error ?? new CadirError(`${reason} for ${destination} at epoch ${epoch} did not run`);
+      return report;
+    } finally {
+      if (wantEpoch.get(destination) === epoch) wantEpoch.delete(destination);
+    }
+  }
+
+  return service;
+}
+
+type LastResult = SyncState | "skipped";
