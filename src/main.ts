@@ -6,6 +6,8 @@ import { ConfigError, PuppetHaError } from "./errors.js";
 import { registerConfigCommand } from "./config/command.js";
 import { registerProxyCommand } from "./proxy/command.js";
 import { registerSyncCommand } from "./sync/command.js";
+import { registerTwitchCommand } from "./twitch/command.js";
+import { registerFleetCommand } from "./twitch/fleet/command.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerConfigCommand(program);
   registerProxyCommand(program);
   registerSyncCommand(program);
+  registerTwitchCommand(program);
+  registerFleetCommand(program);
   return program;
 }
 

@@ -2,6 +2,11 @@
 import { z } from "zod";
 import { absPath, duration, listen, positiveInt } from "../config/fields.js";
 
+/** Hosts that only this machine can reach; without auth twitch may bind nothing else. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export const twitchSection = z.strictObject({
   listen: listen().prefault("127.0.0.1:2023"),
   auth: z.strictObject({
@@ -14,6 +19,11 @@ export const twitchSection = z.strictObject({
   puppet: z.strictObject({
     /** Argument-vector prefix, e.g. ["sudo", "-n", "/usr/bin/puppet"]; never run through a shell. */
     command: z.array(z.string().min(1)).min(1).default(["/usr/bin/puppet"]),
+    /**
+     * Fixed arguments appended after `agent --onetime --no-daemonize --detailed-exitcodes` (and
+     * after `config print ... --section agent`), e.g. ["--confdir", "/x", "--server", "h"].
+     */
+    args: z.array(z.string().min(1)).default([]),
     runLockFile: absPath().optional(),
     disabledLockFile: absPath().optional(),
     lastRunSummary: absPath().optional(),
@@ -22,6 +32,17 @@ export const twitchSection = z.strictObject({
   }).prefault({}),
   rateLimit: z.strictObject({ max: positiveInt().default(10), per: duration().prefault("1m") }).prefault({}),
   splayMax: duration().prefault("60s"),
+}).superRefine((t, ctx) => {
+  if (!t.auth.tokenFile && !t.auth.tls && !isLoopbackHost(t.listen.host)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["listen"],
+      message: `without auth (auth.tokenFile or auth.tls) twitch only binds loopback, not "${t.listen.host}"`,
+    });
+  }
+  if (t.auth.allow.length > 0 && !t.auth.tls) {
+    ctx.addIssue({ code: "custom", path: ["auth", "allow"], message: "needs auth.tls (the allowlist names mTLS callers)" });
+  }
 });
 
 export type TwitchConfig = z.output<typeof twitchSection>;

@@ -1,0 +1,9 @@
+# @summary Fails when two backends share a name (puppet-ha's config would refuse them too).
+function puppet_ha::unique_names(String $what, Array[Hash] $backends) >> Boolean {
+  $names = $backends.map |$b| { $b['name'] }
+  $dups = $names.filter |$n| { $names.filter |$m| { $m == $n }.length > 1 }.unique
+  unless $dups.empty {
+    fail("${what}: duplicate name(s) ${dups.join(', ')}")
+  }
+  true
+}

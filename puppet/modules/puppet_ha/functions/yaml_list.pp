@@ -1,0 +1,4 @@
+# @summary A YAML flow sequence of single-quoted scalars.
+function puppet_ha::yaml_list(Array[String] $values) >> String {
+  "[${values.map |$v| { puppet_ha::yaml_quote($v) }.join(', ')}]"
+}

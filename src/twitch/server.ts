@@ -1,0 +1,130 @@
+// Starts twitch: resolves Puppet's lock and summary paths, builds the auth policy, and serves
+// the app over HTTP (token or loopback only) or HTTPS with the node's own Puppet cert (mTLS).
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { execa } from "execa";
+import { FileAccessError, ListenError, errnoText } from "../errors.js";
+import type { Logger } from "../log.js";
+import { createTwitchApp } from "./app.js";
+import { loadTokenFile, type AuthPolicy } from "./auth.js";
+import { isLoopbackHost, type TwitchConfig } from "./config.js";
+import { PuppetSettingsError } from "./errors.js";
+import { configPrintArgv, parseConfigPrint } from "./params.js";
+import { RateLimiter } from "./ratelimit.js";
+import { AgentRunner, type PuppetPaths, type RunnerOptions } from "./runner.js";
+
+/** Paths from config; the missing ones from `puppet config print ... --section agent`. */
+export async function resolvePuppetPaths(cfg: TwitchConfig, log: Logger): Promise<PuppetPaths> {
+  const p = cfg.puppet;
+  if (p.runLockFile && p.disabledLockFile && p.lastRunSummary) {
+    return { runLockFile: p.runLockFile, disabledLockFile: p.disabledLockFile, lastRunSummary: p.lastRunSummary };
+  }
+  const [file, args] = configPrintArgv(p.command, p.args);
+  const r = await execa(file, args, { reject: false, timeout: 120_000, stdin: "ignore" });
+  if (r.failed) {
+    const why = r.timedOut ? "timed out" : r.exitCode !== undefined ? `exit code ${r.exitCode}: ${String(r.stderr).trim().split("\n")[0] ?? ""}` : r.shortMessage;
+    throw new PuppetSettingsError(`cannot ask puppet for its lock file paths (${[file, ...args].join(" ")}): ${why}`);
+  }
+  const values = parseConfigPrint(String(r.stdout));
+  const pick = (given: string | undefined, setting: string): string => {
+    const v = given ?? values.get(setting);
+    if (!v || !v.startsWith("/")) throw new PuppetSettingsError(`puppet config print gave no path for ${setting}`);
+    return v;
+  };
+  const paths = {
+    runLockFile: pick(p.runLockFile, "agent_catalog_run_lockfile"),
+    disabledLockFile: pick(p.disabledLockFile, "agent_disabled_lockfile"),
+    lastRunSummary: pick(p.lastRunSummary, "lastrunfile"),
+  };
+  log.info(paths, "puppet paths");
+  return paths;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new FileAccessError(path, what, { cause });
+  }
+}
+
+function tlsOptions(tls: NonNullable<TwitchConfig["auth"]["tls"]>): https.ServerOptions {
+  return {
+    cert: readPem(tls.cert, "TLS certificate"),
+    key: readPem(tls.key, "TLS key"),
+    ca: readPem(tls.ca, "CA certificate"),
+    ...(tls.crl ? { crl: readPem(tls.crl, "CRL") } : {}),
+    // Ask for a cert but let token-only callers connect; app.ts refuses unverified certs.
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: "TLSv1.2",
+  };
+}
+
+export interface TwitchServer {
+  url: string;
+  runner: AgentRunner;
+  server: http.Server;
+  /** Re-read cert, key, CA and CRL (after each run and on SIGHUP). */
+  reloadTls(): void;
+  close(): Promise<void>;
+}
+
+export type RunnerOverrides = Partial<Pick<RunnerOptions, "probe" | "random" | "sleep" | "now">>;
+
+export async function startTwitch(
+  cfg: TwitchConfig,
+  log: Logger,
+  overrides: RunnerOverrides & { now?: () => number; paths?: PuppetPaths } = {},
+): Promise<TwitchServer> {
+  const { auth } = cfg;
+  if (!auth.tokenFile && !auth.tls && !isLoopbackHost(cfg.listen.host)) {
+    throw new ListenError(`twitch without auth binds loopback only, not ${cfg.listen.host}`);
+  }
+  const policy: AuthPolicy = {
+    tokenDigest: auth.tokenFile ? loadTokenFile(auth.tokenFile) : undefined,
+    mtls: auth.tls !== undefined,
+    allow: auth.allow,
+  };
+  if (auth.tls) tlsOptions(auth.tls); // fail at start on unreadable files
+  const paths = overrides.paths ?? (await resolvePuppetPaths(cfg, log));
+  const reloadTls = () => {
+    // Called only after the listener exists (after a run, or on SIGHUP).
+    if (!auth.tls || !(server instanceof https.Server)) return;
+    try {
+      server.setSecureContext(tlsOptions(auth.tls));
+    } catch (err) {
+      log.warn({ err }, "cannot reload TLS files; keeping the old ones");
+    }
+  };
+  const runner = new AgentRunner({
+    command: cfg.puppet.command, args: cfg.puppet.args, paths, timeoutMs: cfg.puppet.timeout,
+    splayMaxMs: cfg.splayMax, log, ...overrides, onRunFinished: reloadTls,
+  });
+  const limiter = new RateLimiter({ max: cfg.rateLimit.max, per: cfg.rateLimit.per, ...(overrides.now ? { now: overrides.now } : {}) });
+  const app = createTwitchApp({ runner, policy, limiter, log });
+  const server: http.Server = auth.tls ? https.createServer(tlsOptions(auth.tls), app) : http.createServer(app);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err) => reject(new ListenError(`cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${errnoText(err) ?? String(err)}`, { cause: err })));
+    server.listen(cfg.listen.port, cfg.listen.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `${auth.tls ? "https" : "http"}://${host}:${addr.port}`;
+  log.info({ url, auth: [policy.tokenDigest ? "token" : "", policy.mtls ? "mtls" : ""].filter(Boolean).join("+") || "none (loopback)" }, "twitch listening");
+  return {
+    url,
+    runner,
+    server,
+    reloadTls,
+    close: () => new Promise<void>((resolve) => {
+      runner.shutdown();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
