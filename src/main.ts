@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, PuppetHaError } from "./errors.js";
 import { registerConfigCommand } from "./config/command.js";
 import { registerProxyCommand } from "./proxy/command.js";
+import { registerCheckCommand } from "./health/check-command.js";
 import { registerSyncCommand } from "./sync/command.js";
 import { registerTwitchCommand } from "./twitch/command.js";
 import { registerFleetCommand } from "./twitch/fleet/command.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   registerConfigCommand(program);
   registerProxyCommand(program);
+  registerCheckCommand(program);
   registerSyncCommand(program);
   registerTwitchCommand(program);
   registerFleetCommand(program);

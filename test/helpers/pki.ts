@@ -46,7 +46,7 @@ export interface CrlOptions {
 function newKey(): { pem: string; forgeKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const forgeKey = pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
+  const forgeKey = pki.privateKeyFromPem(pem);
   return { pem, forgeKey, publicKey: pki.setRsaPublicKey(forgeKey.n, forgeKey.e) };
 }
 

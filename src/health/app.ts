@@ -1,0 +1,81 @@
+// The admin listener's express app: /health, /health/live, /metrics, the status page at / and the
+// admin API. The proxy owns the socket; it hands this app a report source and its action methods.
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { silentLogger, type Logger } from "../log.js";
+import type { HealthReport } from "./report.js";
+import type { HealthCore } from "./health-status.js";
+import type { EventLog } from "./events.js";
+import type { HealthMetrics } from "./metrics.js";
+import { AdminToken } from "./admin-token.js";
+import { createAdminApi, type AdminActions } from "./admin-api.js";
+import { renderStatusFragment, renderStatusPage, STATUS_PAGE_CSP } from "./status-page.js";
+
+export interface AdminAppOptions {
+  /** The current state, judged (assessHealth() of ./health-status.js); called once per request. */
+  getReport: () => HealthCore | Promise<HealthCore>;
+  actions: AdminActions;
+  /** Events shown on /health and the status page; failover/failback events are counted in metrics. */
+  events: EventLog;
+  metrics: HealthMetrics;
+  /** admin.tokenFile; read now (a missing or empty file throws FileAccessError), re-read on change. */
+  tokenFile: string | undefined;
+  version: string;
+  logger?: Logger;
+}
+
+export function createAdminApp(opts: AdminAppOptions): Express {
+  const logger = opts.logger ?? silentLogger();
+  const token = opts.tokenFile ? new AdminToken(opts.tokenFile) : undefined;
+  const { events, metrics } = opts;
+  events.onRecord((e) => metrics.countEvent(e));
+
+  const report = async (): Promise<HealthReport> => {
+    const core = await opts.getReport();
+    const { status, reasons, time, ...rest } = core;
+    return { status, reasons, time, version: opts.version, ...rest, events: events.list() };
+  };
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use((_req, res, next) => {
+    res.set({ "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store" });
+    next();
+  });
+
+  app.get("/health/live", (_req, res) => {
+    res.json({ status: "live", version: opts.version });
+  });
+
+  app.get("/health", async (_req, res) => {
+    const r = await report();
+    res.status(r.status === "down" ? 503 : 200).json(r);
+  });
+
+  app.get("/metrics", async (_req, res) => {
+    const text = await metrics.render(await report());
+    res.type(metrics.contentType).send(text);
+  });
+
+  app.get("/", async (req, res) => {
+    const r = await report();
+    const html = req.query.fragment === "1" ? renderStatusFragment(r) : renderStatusPage(r);
+    res.set("Content-Security-Policy", STATUS_PAGE_CSP).type("html").send(html);
+  });
+
+  app.use(createAdminApi({ actions: opts.actions, events, token, logger }));
+
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: "E_NOT_FOUND", message: `no route ${req.method} ${req.path}` } });
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    logger.error({ err, path: req.path }, "admin listener: request failed");
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(500).json({ error: { code: "E_INTERNAL", message: "internal error (see the proxy log)" } });
+  });
+  return app;
+}

@@ -1,0 +1,149 @@
+// The Nagios/Icinga plugin logic behind `puppet-ha check`: judge a /health report against the
+// plugin's own thresholds (pure), and fetch the report (one HTTP GET, no keep-alive).
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { z } from "zod";
+import type { HealthReport } from "./report.js";
+import { formatMs } from "./health-status.js";
+
+export const PluginState = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
+export type PluginStateName = keyof typeof PluginState;
+
+export interface CheckThresholds {
+  warnDays: number;
+  critDays: number;
+  maxSyncLagMs: number;
+}
+
+export interface CheckResult {
+  state: PluginStateName;
+  /** The first line of output, without the perfdata. */
+  summary: string;
+  /** Further lines (Nagios long output): the report's reasons. */
+  details: string[];
+  perfdata: string[];
+}
+
+const DAY = 86_400_000;
+
+/** The parts of a report the plugin reads; anything else in the document is ignored. */
+const reportShape = z.looseObject({
+  status: z.enum(["ok", "degraded", "down"]),
+  reasons: z.array(z.string()),
+  time: z.string(),
+  pools: z.array(z.looseObject({ name: z.string(), backends: z.array(z.looseObject({ name: z.string(), state: z.string() })) })),
+  arbiter: z.looseObject({ active: z.string(), epoch: z.number(), heldWrites: z.number() }),
+  sync: z.array(z.looseObject({ destination: z.string(), state: z.string(), lagMs: z.number().optional() })),
+  expiry: z.looseObject({
+    caCert: z.looseObject({ notAfter: z.string(), daysLeft: z.number() }).optional(),
+    crl: z.looseObject({ notAfter: z.string(), daysLeft: z.number() }).optional(),
+  }),
+});
+
+/** The report, or a sentence saying why the document is not one. */
+export function parseReport(body: unknown): HealthReport | string {
+  const r = reportShape.safeParse(body);
+  if (r.success) return r.data as unknown as HealthReport;
+  const issue = r.error.issues[0];
+  return `not a puppet-ha health report (${issue ? `${issue.path.join(".") || "document"}: ${issue.message}` : "invalid"})`;
+}
+
+export function classifyReport(report: HealthReport, t: CheckThresholds, now: Date): CheckResult {
+  const critical: string[] = [];
+  const warning: string[] = [];
+  if (report.status === "down") critical.push(`down: ${report.reasons[0] ?? "no reason given"}`);
+  else if (report.status === "degraded") warning.push(`degraded: ${report.reasons[0] ?? "no reason given"}`);
+  const extra = report.reasons.length - 1;
+  if (extra > 0) (critical.length ? critical : warning).push(`${extra} more reason(s)`);
+
+  for (const s of report.sync) {
+    if (s.state === "diverged") critical.push(`sync ${s.destination} diverged (${s.divergence?.length ?? 0} difference(s))`);
+    if (s.lagMs !== undefined && s.lagMs > t.maxSyncLagMs) warning.push(`sync ${s.destination} lags ${formatMs(s.lagMs)}`);
+  }
+
+  const expiries = [["CA cert", report.expiry.caCert], ["CRL", report.expiry.crl]] as const;
+  const days: Record<string, number | undefined> = {};
+  for (const [what, x] of expiries) {
+    if (!x) continue;
+    const left = Date.parse(x.notAfter) - now.getTime();
+    const d = Number.isFinite(left) ? Math.floor(left / DAY) : x.daysLeft;
+    days[what] = d;
+    const text = left <= 0 ? `${what} expired ${Math.ceil(-left / DAY)}d ago` : `${what} expires in ${d}d`;
+    if (left <= t.critDays * DAY) critical.push(text);
+    else if (left <= t.warnDays * DAY) warning.push(text);
+  }
+
+  const masters = report.pools.find((p) => p.name === "masters")?.backends ?? [];
+  const cas = report.pools.find((p) => p.name === "ca")?.backends ?? [];
+  const mastersUp = masters.filter((b) => b.state === "up").length;
+  const casUp = cas.filter((b) => b.state === "up").length;
+  const lags = report.sync.map((s) => s.lagMs).filter((x): x is number => x !== undefined);
+  const crl = days.CRL;
+  const base = `active ${report.arbiter.active} epoch ${report.arbiter.epoch}, ${mastersUp}/${masters.length} masters up` +
+    `${crl !== undefined ? `, CRL ${crl < 0 ? "expired" : `expires in ${crl}d`}` : ""}`;
+
+  const state: PluginStateName = critical.length ? "CRITICAL" : warning.length ? "WARNING" : "OK";
+  const problems = [...critical, ...warning];
+  const perfdata = [
+    `active_epoch=${report.arbiter.epoch}`,
+    `masters_up=${mastersUp};;;0;${masters.length}`,
+    `cas_up=${casUp};;;0;${cas.length}`,
+    ...(days.CRL !== undefined ? [`crl_days=${days.CRL};${t.warnDays}:;${t.critDays}:`] : []),
+    ...(days["CA cert"] !== undefined ? [`ca_cert_days=${days["CA cert"]};${t.warnDays}:;${t.critDays}:`] : []),
+    ...(lags.length ? [`sync_lag_max=${Math.round(Math.max(...lags) / 1000)}s;${Math.round(t.maxSyncLagMs / 1000)};;0`] : []),
+    `sync_diverged=${report.sync.filter((s) => s.state === "diverged").length};;0;0`,
+    `held_writes=${report.arbiter.heldWrites};;;0`,
+  ];
+  return {
+    state,
+    summary: problems.length ? `${problems.join("; ")} - ${base}` : base,
+    details: report.reasons,
+    perfdata,
+  };
+}
+
+/** The plugin's whole output: `PUPPET-HA STATE - summary | perfdata`, then the long output. */
+export function formatCheckOutput(r: CheckResult): string {
+  const first = `PUPPET-HA ${r.state} - ${r.summary.replace(/\|/g, "/")}${r.perfdata.length ? ` | ${r.perfdata.join(" ")}` : ""}`;
+  return [first, ...r.details.map((d) => d.replace(/\|/g, "/"))].join("\n") + "\n";
+}
+
+export function unknown(summary: string): CheckResult {
+  return { state: "UNKNOWN", summary, details: [], perfdata: [] };
+}
+
+/** The /health URL for a `--url` that names the admin listener or /health itself. */
+export function healthUrl(base: string): URL {
+  const u = new URL(base);
+  if (!/\/health\/?$/.test(u.pathname)) u.pathname = `${u.pathname.replace(/\/$/, "")}/health`;
+  return u;
+}
+
+/** GET the report: 200 and 503 carry one; anything else, a timeout or a non-JSON body is UNKNOWN. */
+export async function fetchReport(url: URL, opts: { timeoutMs: number; token?: string }): Promise<HealthReport | string> {
+  const headers: Record<string, string> = { Accept: "application/json", Connection: "close" };
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const answer = await new Promise<{ status: number; body: string } | string>((resolve) => {
+    const req = send(url, { method: "GET", headers, agent: false, signal: AbortSignal.timeout(opts.timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", (err) => resolve(`cannot read ${url.href}: ${err.message}`));
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      const why = err.name === "AbortError" || err.name === "TimeoutError" ? `no answer within ${formatMs(opts.timeoutMs)}` : (err.code ?? err.message);
+      resolve(`cannot reach ${url.href}: ${why}`);
+    });
+    req.end();
+  });
+  if (typeof answer === "string") return answer;
+  if (answer.status !== 200 && answer.status !== 503) return `HTTP ${answer.status} from ${url.href}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(answer.body);
+  } catch {
+    return `the answer of ${url.href} is not JSON`;
+  }
+  return parseReport(json);
+}

@@ -1,0 +1,136 @@
+// Prometheus metrics of the proxy on their own registry. The proxy calls observeRequest() on its
+// hot path (cached label children, no per-request allocation once a backend was seen); gauges are
+// set from the HealthReport at scrape time by update().
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { BackendStateName, HealthReport, SyncStateName } from "./report.js";
+import { EventKind, type HealthEvent } from "./events.js";
+import { RequestStats } from "./request-stats.js";
+
+const BACKEND_STATES: BackendStateName[] = ["up", "down", "drain", "unknown"];
+const SYNC_STATES: SyncStateName[] = ["in-sync", "syncing", "diverged", "error"];
+/** Catalog compiles take seconds to minutes; CA and file requests milliseconds. */
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const SYNC_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export class HealthMetrics {
+  readonly registry = new Registry();
+  readonly #requests: RequestStats;
+  readonly #backendUp: Gauge<"pool" | "backend">;
+  readonly #backendState: Gauge<"pool" | "backend" | "state">;
+  readonly #checkLatency: Gauge<"pool" | "backend">;
+  readonly #caActive: Gauge<"ca">;
+  readonly #epoch: Gauge;
+  readonly #failovers: Counter;
+  readonly #failbacks: Counter;
+  readonly #events: Counter<"kind">;
+  readonly #heldWrites: Gauge;
+  readonly #syncPasses: Counter<"destination" | "result">;
+  readonly #syncDuration: Histogram<"destination">;
+  readonly #syncLag: Gauge<"destination">;
+  readonly #syncState: Gauge<"destination" | "state">;
+  readonly #syncDiverged: Gauge<"destination">;
+  readonly #syncDivergences: Gauge<"destination">;
+  readonly #caCertExpiry: Gauge;
+  readonly #crlExpiry: Gauge;
+  readonly #health: Gauge<"status">;
+  /** lastPass.at per destination already counted, so a pass is counted once. */
+  readonly #countedPass = new Map<string, string>();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.#requests = new RequestStats(this.registry, { counter: "puppet_ha_requests_total", histogram: "puppet_ha_request_duration_seconds" }, REQUEST_BUCKETS);
+    this.#backendUp = new Gauge({ name: "puppet_ha_backend_up", help: "1 when the backend passes its health checks", labelNames: ["pool", "backend"], registers });
+    this.#backendState = new Gauge({ name: "puppet_ha_backend_state", help: "1 for the backend's current state (up, down, drain, unknown)", labelNames: ["pool", "backend", "state"], registers });
+    this.#checkLatency = new Gauge({ name: "puppet_ha_backend_check_latency_seconds", help: "Latency of the backend's last health check", labelNames: ["pool", "backend"], registers });
+    this.#caActive = new Gauge({ name: "puppet_ha_ca_active", help: "1 for the active CA worker, 0 for the others", labelNames: ["ca"], registers });
+    this.#epoch = new Gauge({ name: "puppet_ha_ca_epoch", help: "Arbiter epoch (rises on every change of active CA)", registers });
+    this.#failovers = new Counter({ name: "puppet_ha_ca_failovers_total", help: "Failovers to a standby CA", registers });
+    this.#failbacks = new Counter({ name: "puppet_ha_ca_failbacks_total", help: "Failbacks to the primary CA", registers });
+    this.#events = new Counter({ name: "puppet_ha_events_total", help: "Events recorded, by kind", labelNames: ["kind"], registers });
+    this.#heldWrites = new Gauge({ name: "puppet_ha_ca_held_writes", help: "CA write requests held during a failover or failback", registers });
+    this.#syncPasses = new Counter({ name: "puppet_ha_sync_passes_total", help: "Sync passes, by destination and result", labelNames: ["destination", "result"], registers });
+    this.#syncDuration = new Histogram({ name: "puppet_ha_sync_pass_duration_seconds", help: "Duration of sync passes", labelNames: ["destination"], buckets: SYNC_BUCKETS, registers });
+    this.#syncLag = new Gauge({ name: "puppet_ha_sync_lag_seconds", help: "How far the destination cadir is behind the active CA", labelNames: ["destination"], registers });
+    this.#syncState = new Gauge({ name: "puppet_ha_sync_state", help: "1 for the destination's current sync state", labelNames: ["destination", "state"], registers });
+    this.#syncDiverged = new Gauge({ name: "puppet_ha_sync_diverged", help: "1 when the destination holds CA data the active CA lacks", labelNames: ["destination"], registers });
+    this.#syncDivergences = new Gauge({ name: "puppet_ha_sync_divergences", help: "Number of differences found on a diverged destination", labelNames: ["destination"], registers });
+    this.#caCertExpiry = new Gauge({ name: "puppet_ha_ca_cert_expiry_seconds", help: "Seconds until the CA certificate expires (negative once expired)", registers });
+    this.#crlExpiry = new Gauge({ name: "puppet_ha_crl_expiry_seconds", help: "Seconds until the CRL's nextUpdate (negative once expired)", registers });
+    this.#health = new Gauge({ name: "puppet_ha_health_status", help: "1 for the current /health status (ok, degraded, down)", labelNames: ["status"], registers });
+    this.#failovers.inc(0);
+    this.#failbacks.inc(0);
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Pre-creates the series of a pool's backends (optional: observeRequest creates them on first use). */
+  registerBackends(pool: string, backends: readonly string[]): void {
+    this.#requests.register(pool, backends);
+  }
+
+  /** Hot path: one proxied request finished. status 0 = no HTTP status (aborted before one). */
+  observeRequest(pool: string, backend: string, status: number, seconds: number): void {
+    this.#requests.observe(pool, backend, status, seconds);
+  }
+
+  /** One sync pass finished. `at` (its ISO time) keeps update() from counting it again from the report. */
+  observeSyncPass(destination: string, result: string, seconds: number, at?: string): void {
+    this.#syncPasses.inc({ destination, result });
+    this.#syncDuration.observe({ destination }, seconds);
+    if (at !== undefined) this.#countedPass.set(destination, at);
+  }
+
+  /** Counts an event; failover and failback events drive their own counters. */
+  countEvent(event: Pick<HealthEvent, "kind">): void {
+    this.#events.inc({ kind: event.kind });
+    if (event.kind === EventKind.failover) this.#failovers.inc();
+    else if (event.kind === EventKind.failback) this.#failbacks.inc();
+  }
+
+  /** Sets every gauge from a report (call right before serialising). */
+  update(report: HealthReport): void {
+    this.#backendUp.reset();
+    this.#backendState.reset();
+    this.#checkLatency.reset();
+    for (const pool of report.pools) {
+      for (const b of pool.backends) {
+        this.#backendUp.set({ pool: pool.name, backend: b.name }, b.state === "up" ? 1 : 0);
+        for (const state of BACKEND_STATES) this.#backendState.set({ pool: pool.name, backend: b.name, state }, b.state === state ? 1 : 0);
+        if (b.lastCheck?.latencyMs !== undefined) this.#checkLatency.set({ pool: pool.name, backend: b.name }, b.lastCheck.latencyMs / 1000);
+      }
+    }
+    this.#caActive.reset();
+    const cas = report.pools.find((p) => p.name === "ca")?.backends.map((b) => b.name) ?? [];
+    for (const ca of new Set([...cas, report.arbiter.active])) this.#caActive.set({ ca }, ca === report.arbiter.active ? 1 : 0);
+    this.#epoch.set(report.arbiter.epoch);
+    this.#heldWrites.set(report.arbiter.heldWrites);
+
+    for (const g of [this.#syncLag, this.#syncState, this.#syncDiverged, this.#syncDivergences]) g.reset();
+    for (const s of report.sync) {
+      const destination = s.destination;
+      if (s.lagMs !== undefined) this.#syncLag.set({ destination }, s.lagMs / 1000);
+      for (const state of SYNC_STATES) this.#syncState.set({ destination, state }, s.state === state ? 1 : 0);
+      this.#syncDiverged.set({ destination }, s.state === "diverged" ? 1 : 0);
+      this.#syncDivergences.set({ destination }, s.divergence?.length ?? 0);
+      if (s.lastPass && this.#countedPass.get(destination) !== s.lastPass.at) {
+        this.observeSyncPass(destination, s.lastPass.result, s.lastPass.durationMs / 1000, s.lastPass.at);
+      }
+    }
+
+    const now = Date.parse(report.time);
+    this.#caCertExpiry.reset();
+    this.#crlExpiry.reset();
+    if (report.expiry.caCert) this.#caCertExpiry.set((Date.parse(report.expiry.caCert.notAfter) - now) / 1000);
+    if (report.expiry.crl) this.#crlExpiry.set((Date.parse(report.expiry.crl.notAfter) - now) / 1000);
+    for (const status of ["ok", "degraded", "down"] as const) this.#health.set({ status }, report.status === status ? 1 : 0);
+  }
+
+  /** The Prometheus text exposition of everything, after update(report). */
+  async render(report: HealthReport): Promise<string> {
+    this.update(report);
+    return this.registry.metrics();
+  }
+}

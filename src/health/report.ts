@@ -1,0 +1,69 @@
+// The shape of GET /health: the one document the status page, `puppet-ha check` and operators
+// read. The proxy builds it from its snapshot; nothing else in it is computed by its readers.
+
+export type BackendStateName = "up" | "down" | "drain" | "unknown";
+
+export interface BackendReport {
+  name: string;
+  url: string;
+  state: BackendStateName;
+  /** ISO time of the last state change. */
+  since: string;
+  lastCheck?: { at: string; ok: boolean; latencyMs?: number; error?: string };
+  consecutiveFailures: number;
+  inFlight: number;
+  requests: number;
+  errors: number;
+}
+
+export interface PoolReport {
+  name: "ca" | "masters";
+  balance?: string;
+  backends: BackendReport[];
+}
+
+export interface ArbiterReport {
+  active: string;
+  epoch: number;
+  /** The first CA worker in priority order. */
+  primary: string;
+  failback: { policy: "manual" | "auto"; state: string; detail?: string };
+  heldWrites: number;
+  /** The promoted standby's sync lag at the last failover (worst-case loss window), in ms. */
+  lastFailoverLagMs?: number;
+  warnings: string[];
+}
+
+export type SyncStateName = "in-sync" | "syncing" | "diverged" | "error";
+
+export interface SyncDestinationReport {
+  destination: string;
+  source?: string;
+  state: SyncStateName;
+  epoch?: number;
+  lagMs?: number;
+  lastSuccess?: string;
+  lastError?: string;
+  lastPass?: { at: string; durationMs: number; bytes: number; result: string };
+  /** What differs when diverged: serials, subjects, files. */
+  divergence?: { serial?: string; subject?: string; file?: string; reason: string }[];
+}
+
+export interface ExpiryReport {
+  /** ISO time. */
+  notAfter: string;
+  daysLeft: number;
+}
+
+export interface HealthReport {
+  status: "ok" | "degraded" | "down";
+  reasons: string[];
+  time: string;
+  version: string;
+  pools: PoolReport[];
+  arbiter: ArbiterReport;
+  sync: SyncDestinationReport[];
+  expiry: { caCert?: ExpiryReport; crl?: ExpiryReport & { number?: string } };
+  /** The last events, newest first (failover, failback, divergence, CRL reload, backend up/down, admin actions). */
+  events: { at: string; kind: string; message: string }[];
+}
