@@ -7,6 +7,11 @@ const worker = z.strictObject({
   url: httpUrl(),
 });
 
+/** A CA worker; `sync` is the status API of the sync agent on its host (multi-host setups). */
+const caWorker = worker.extend({
+  sync: httpUrl().optional(),
+});
+
 const uniqueNames = (workers: { name: string }[], ctx: z.RefinementCtx) => {
   const seen = new Set<string>();
   workers.forEach((w, i) => {
@@ -26,7 +31,7 @@ export const proxySection = z.strictObject({
     minVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
   }),
   ca: z.strictObject({
-    workers: z.array(worker).min(1, { message: "needs at least one CA worker" }).superRefine(uniqueNames),
+    workers: z.array(caWorker).min(1, { message: "needs at least one CA worker" }).superRefine(uniqueNames),
     /** How long CA writes wait for a new active CA before 503 + Retry-After. */
     holdWrites: duration().prefault("10s"),
     /** How often the proxy re-fetches the CRL from the active CA (also right after revoking writes). */

@@ -1,12 +1,13 @@
 // One proxied request (an Exchange): pick a backend, run one upstream attempt at a time with the
 // proxy's own connect/response timers, classify failures, retry per retry.ts, stream the answer.
 //
-// Plain node:http rather than http-proxy-3: the retry rules need to know exactly whether a
-// connection was made and whether any response byte came back, and the hot path stays small
-// (no per-request closures: listeners are module functions finding their Exchange via a symbol).
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { request as httpsRequest } from "node:https";
-import type { Socket } from "node:net";
+// undici's dispatch API rather than http-proxy-3: the retry rules need to know exactly whether a
+// connection was made (onConnect) and whether any response byte came back (onHeaders), and the
+// hot path stays small: one handler object per attempt, no closures, no streams on the upstream
+// side, listeners on the client side are module functions finding their Exchange via a symbol.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { PassThrough } from "node:stream";
+import type { Dispatcher } from "undici";
 import { BadRequestError, NoHealthyBackendError, UpstreamError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
 import type { Arbiter } from "./arbiter.js";
 import { forwardHeaders, identityOf, responseHeaders, type Identity } from "./identity.js";
@@ -14,7 +15,7 @@ import type { Backend, BackendPool } from "./pool.js";
 import { marksDown, shouldRetry, statusFor, type FailureKind } from "./retry.js";
 import { replyError, statusOf } from "./respond.js";
 import type { Route } from "./route.js";
-import type { Upstream, Waiting } from "./upstream.js";
+import { reusedSocket, type Upstream, type Waiting } from "./upstream.js";
 
 export interface ForwardContext {
   timeouts: { connect: number; response: number };
@@ -45,7 +46,11 @@ export class Exchange implements Waiting {
   resends = 0;
   error: PuppetHaError | undefined;
   private body: Buffer | null | undefined; // null: no body; undefined: streamed
-  private upstream: ClientRequest | undefined;
+  private upstream: Attempt | undefined;
+  /** The streamed request body of the current attempt (body undefined). */
+  private stream: PassThrough | undefined;
+  /** The last body chunk, held so a small answer goes out as one write with its headers. */
+  private held: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private released = true;
   private lastFailure: { kind: FailureKind; err: PuppetHaError } | undefined;
@@ -134,19 +139,18 @@ export class Exchange implements Waiting {
     this.released = false;
     b.outstanding++;
     b.requests++;
-    const ureq = (b.https ? httpsRequest : httpRequest)({
-      agent: b.agent, host: b.hostname, port: b.port, method: this.req.method, path: this.route.target,
-      headers: this.headers, setHost: false,
-    });
-    (ureq as Tagged<ClientRequest>)[kEx] = this;
-    this.upstream = ureq;
-    ureq.on("socket", onUpstreamSocket);
-    ureq.on("response", onUpstreamResponse);
-    ureq.on("error", onUpstreamError);
+    const attempt = new Attempt(this);
+    this.upstream = attempt;
+    let body: Buffer | PassThrough | null = this.body ?? null;
+    if (this.body === undefined) {
+      // A PassThrough between: undici destroys the body stream it was given on abort, and that
+      // must not be the client's request (the client still gets our 413/502).
+      body = this.stream = new PassThrough();
+      this.req.pipe(this.stream);
+    }
     this.timer = setTimeout(onTimer, this.ctx.timeouts.connect, this);
     if (this.idempotent) b.waiting.add(this);
-    if (this.body === undefined) this.req.pipe(ureq);
-    else ureq.end(this.body);
+    b.dispatcher.dispatch({ method: this.req.method ?? "GET", path: this.route.target, headers: this.headers, body }, attempt);
   }
 
   /** The upstream socket is connected (new or reused): switch to the response timer. */
@@ -162,17 +166,24 @@ export class Exchange implements Waiting {
     else this.fail("connect-timeout", new UpstreamTimeoutError(b.name, "connect", this.ctx.timeouts.connect));
   }
 
-  upstreamError(err: NodeJS.ErrnoException, ureq: ClientRequest): void {
+  upstreamError(err: NodeJS.ErrnoException): void {
     const b = this.backend as Upstream;
-    const reason = err.code ?? err.message;
+    if (err.code === "UND_ERR_INVALID_ARG" || err.code === "UND_ERR_NOT_SUPPORTED") {
+      // undici refused the request itself (it validates headers and path): not the backend's fault.
+      this.upstream = undefined;
+      this.release();
+      return this.failWith(new BadRequestError(400, `cannot forward this request: ${err.message}`));
+    }
+    const reason = err.code !== undefined && !err.code.startsWith("UND_ERR") ? err.code : err.message;
     if (this.responded) {
       // Mid-body: the status line is gone already; all we can do is cut the client off.
+      this.upstream = undefined;
       this.release();
       this.res.destroy();
       return;
     }
     const kind: FailureKind = this.connected ? "reset" : "connect";
-    this.fail(kind, new UpstreamError(b.name, `${kind === "connect" ? "connect failed" : "failed before answering"}: ${reason}`, { cause: err }), ureq.reusedSocket);
+    this.fail(kind, new UpstreamError(b.name, `${kind === "connect" ? "connect failed" : "failed before answering"}: ${reason}`, { cause: err }), reusedSocket(err));
   }
 
   /** The backend was marked down while this GET/HEAD waited for its answer. */
@@ -204,8 +215,11 @@ export class Exchange implements Waiting {
     if (!u) return;
     this.upstream = undefined;
     this.release();
-    if (this.body === undefined) this.req.unpipe(u);
-    u.destroy();
+    if (this.stream) {
+      this.req.unpipe(this.stream);
+      this.stream = undefined;
+    }
+    u.cancel();
   }
 
   /** The upstream attempt is over: timers off, counters down. */
@@ -219,27 +233,36 @@ export class Exchange implements Waiting {
     }
   }
 
-  /** True when ureq is this exchange's current attempt (late events of aborted ones are ignored). */
-  owns(ureq: ClientRequest): boolean {
-    return this.upstream === ureq;
-  }
-
-  responseArrived(ures: IncomingMessage): void {
+  responseArrived(status: number, statusText: string, raw: readonly Buffer[]): void {
     this.responded = true;
     clearTimeout(this.timer);
     const b = this.backend as Upstream;
     b.waiting.delete(this);
-    (ures as Tagged<IncomingMessage>)[kEx] = this;
-    this.status = ures.statusCode ?? 502;
+    this.status = status;
     if (this.ctx.draining) this.res.shouldKeepAlive = false;
-    this.res.writeHead(this.status, ures.statusMessage, responseHeaders(ures.rawHeaders));
-    ures.on("end", onUpstreamEnd);
-    ures.pipe(this.res);
+    this.res.writeHead(status, statusText, responseHeaders(raw));
+  }
+
+  /** A body chunk: false asks undici to stop reading until the client drains (resumeUpstream). */
+  responseData(chunk: Buffer): boolean {
+    const held = this.held;
+    this.held = chunk;
+    if (held === undefined) return true;
+    if (this.res.write(held)) return true;
+    this.res.once("drain", onClientDrain);
+    return false;
+  }
+
+  resumeUpstream(): void {
+    this.upstream?.resume?.();
   }
 
   upstreamEnded(): void {
     this.release();
     this.upstream = undefined;
+    const last = this.held;
+    this.held = undefined;
+    this.res.end(last);
     if (this.route.revoking && this.status >= 200 && this.status < 300) this.ctx.revoked();
   }
 
@@ -265,26 +288,55 @@ function exOf(o: unknown): Exchange | undefined {
   return (o as Tagged<object>)[kEx];
 }
 
-function onUpstreamSocket(this: ClientRequest, socket: Socket): void {
-  const ex = exOf(this);
-  if (!ex) return;
-  if (socket.connecting) socket.once("connect", () => exOf(this) === ex && ex.connectedNow());
-  else ex.connectedNow();
+/**
+ * One upstream attempt as undici's dispatch handler. Once cancelled (timeout, failure, client gone)
+ * it ignores every later event and aborts the request as soon as undici hands it a connection.
+ * The legacy handler methods are used on purpose: undici calls them natively (the newer
+ * controller API is an adapter over them, with a parsed header object per response) and they
+ * give the raw response headers.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  private abort: ((err?: Error) => void) | undefined;
+  resume: (() => void) | undefined;
+  private cancelled = false;
+
+  constructor(private readonly ex: Exchange) {}
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.abort?.();
+  }
+
+  /** A connected socket (new or reused) is taking the request now. */
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.cancelled) return abort();
+    this.abort = abort;
+    this.ex.connectedNow();
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.cancelled || status < 200) return true;
+    this.resume = resume;
+    this.ex.responseArrived(status, statusText, raw);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.cancelled || this.ex.responseData(chunk);
+  }
+
+  onComplete(): void {
+    if (!this.cancelled) this.ex.upstreamEnded();
+  }
+
+  onError(err: Error): void {
+    if (!this.cancelled) this.ex.upstreamError(err);
+  }
 }
 
-function onUpstreamResponse(this: ClientRequest, ures: IncomingMessage): void {
-  const ex = exOf(this);
-  if (ex?.owns(this)) ex.responseArrived(ures);
-  else ures.resume();
-}
-
-function onUpstreamError(this: ClientRequest, err: NodeJS.ErrnoException): void {
-  const ex = exOf(this);
-  if (ex?.owns(this)) ex.upstreamError(err, this);
-}
-
-function onUpstreamEnd(this: IncomingMessage): void {
-  exOf(this)?.upstreamEnded();
+function onClientDrain(this: ServerResponse): void {
+  exOf(this)?.resumeUpstream();
 }
 
 function onTimer(ex: Exchange): void {

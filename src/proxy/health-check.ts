@@ -87,6 +87,16 @@ export class HealthChecker {
     for (const t of this.targets) for (const b of t.pool.backends) void this.check(t, b);
   }
 
+  /** Pool members changed (reload): check the added ones now, stop checking the removed ones. */
+  membersChanged(pool: BackendPool, added: readonly Backend[], removed: readonly Backend[]): void {
+    for (const b of removed) {
+      this.cancels.get(b)?.();
+      this.cancels.delete(b);
+    }
+    const t = this.targets.find((x) => x.pool === pool);
+    if (t && this.running) for (const b of added) void this.check(t, b);
+  }
+
   stop(): void {
     this.running = false;
     for (const cancel of this.cancels.values()) cancel();
@@ -102,7 +112,8 @@ export class HealthChecker {
     } catch (err) {
       reason = err instanceof Error ? err.message : String(err);
     }
-    if (!this.running) return;
+    // Stopped, or removed from the pool on reload while the probe ran.
+    if (!this.running || !t.pool.backends.includes(b)) return;
     b.lastCheck = this.sched.now();
     b.lastCheckOk = reason === "";
     b.lastCheckError = reason || undefined;

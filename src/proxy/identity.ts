@@ -97,13 +97,21 @@ export function forwardHeaders(raw: readonly string[], id: Identity | undefined,
   return out;
 }
 
-/** Response headers to send back: hop-by-hop ones dropped (Node frames the body itself). */
-export function responseHeaders(raw: readonly string[]): string[] {
+/**
+ * Response headers to send back: hop-by-hop ones dropped (Node frames the body itself). undici
+ * hands them over as latin1 bytes, as they came.
+ */
+export function responseHeaders(raw: readonly (string | Buffer)[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = (raw[i] as string).toLowerCase();
+    const name = latin1(raw[i] as string | Buffer);
+    const lower = name.toLowerCase();
     if (lower === "connection" || lower === "keep-alive" || lower === "transfer-encoding" || lower === "proxy-connection") continue;
-    out.push(raw[i] as string, raw[i + 1] as string);
+    out.push(name, latin1(raw[i + 1] as string | Buffer));
   }
   return out;
+}
+
+function latin1(x: string | Buffer): string {
+  return typeof x === "string" ? x : x.toString("latin1");
 }

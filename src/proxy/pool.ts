@@ -41,7 +41,8 @@ export function usable(b: Backend): boolean {
 
 export class BackendPool {
   readonly name: string;
-  readonly backends: readonly Backend[];
+  /** Replaced as a whole (never mutated) when members change on reload: see reconcile(). */
+  backends: readonly Backend[];
   balance: Balance;
   private next = 0;
   private readonly listeners: StateListener[] = [];
@@ -51,11 +52,38 @@ export class BackendPool {
     this.name = name;
     this.balance = balance;
     this.now = now;
-    this.backends = members.map((m) => ({
-      name: m.name, url: m.url, pool: name, state: "unknown", since: now(), reason: "not checked yet",
+    this.backends = members.map((m) => this.fresh(m));
+  }
+
+  private fresh(m: BackendInfo): Backend {
+    return {
+      name: m.name, url: m.url, pool: this.name, state: "unknown", since: this.now(), reason: "not checked yet",
       outstanding: 0, checkSuccesses: 0, checkFailures: 0, lastCheck: undefined, lastCheckOk: undefined,
       lastLatencyMs: undefined, lastCheckError: undefined, passiveFailures: 0, drained: false, requests: 0, errors: 0,
-    }));
+    };
+  }
+
+  /**
+   * New members in the given order (config reload). A member with the same name and URL keeps its
+   * Backend object (state, counters, connections); a new name or a changed URL gets a fresh one
+   * ("unknown", usable until its first check). Returns what was added and removed; the caller
+   * attaches connections and checks to `added` and retires `removed`.
+   */
+  reconcile(members: readonly BackendInfo[]): { added: Backend[]; removed: Backend[] } {
+    const old = new Map(this.backends.map((b) => [b.name, b]));
+    const added: Backend[] = [];
+    const next = members.map((m) => {
+      const b = old.get(m.name);
+      if (b && b.url === m.url) {
+        old.delete(m.name);
+        return b;
+      }
+      const f = this.fresh(m);
+      added.push(f);
+      return f;
+    });
+    this.backends = next;
+    return { added, removed: [...old.values()] };
   }
 
   get(name: string): Backend | undefined {

@@ -6,6 +6,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type TLSSocket } from "node:tls";
 import { ListenError, NoHealthyBackendError, UsageError } from "../errors.js";
+import { EventKind, EventLog } from "../health/events.js";
+import { HealthMetrics } from "../health/metrics.js";
 import type { Logger } from "../log.js";
 import { Arbiter, realScheduler, type Scheduler } from "./arbiter.js";
 import type { ProxyConfig } from "./config.js";
@@ -13,7 +15,7 @@ import { CrlRefresher, type CrlFetch } from "./crl-refresh.js";
 import { Exchange, type ForwardContext } from "./forward.js";
 import { HealthChecker, passiveFailure, type Probe } from "./health-check.js";
 import { identify, identityOf } from "./identity.js";
-import { BackendPool, usable } from "./pool.js";
+import { BackendPool, usable, type BackendInfo } from "./pool.js";
 import { classify } from "./route.js";
 import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapshot.js";
 import { FileArbiterStore } from "./state-store.js";
@@ -30,6 +32,9 @@ export interface ProxyServerOptions {
   scheduler?: Scheduler;
   probe?: Probe;
   crlFetch?: CrlFetch;
+  /** Shared with the admin listener (default: new ones). */
+  events?: EventLog;
+  metrics?: HealthMetrics;
 }
 
 export class ProxyServer implements ProxySnapshotSource {
@@ -37,6 +42,11 @@ export class ProxyServer implements ProxySnapshotSource {
   readonly masters: BackendPool;
   readonly arbiter: Arbiter;
   readonly tls: TlsMaterial;
+  /** Backend up/down and CRL reloads land here; the admin listener shows them. */
+  readonly events: EventLog;
+  readonly metrics: HealthMetrics;
+  /** Told after every CA write answered 2xx (in-process sync asks for a pass). */
+  onCaWrite: (() => void) | undefined;
   private readonly checker: HealthChecker;
   private readonly crl: CrlRefresher;
   private readonly server: Server;
@@ -54,9 +64,12 @@ export class ProxyServer implements ProxySnapshotSource {
     this.log = o.log.child({ part: "proxy" });
     this.access = o.accessLog ?? o.log.child({ part: "access" });
     const sched = o.scheduler ?? realScheduler;
+    this.events = o.events ?? new EventLog();
+    this.metrics = o.metrics ?? new HealthMetrics();
     this.ca = new BackendPool("ca", c.ca.workers, "round-robin", () => sched.now());
     this.masters = new BackendPool("masters", c.masters.workers, c.masters.balance, () => sched.now());
     this.upstreams = [...attachUpstreams(this.ca), ...attachUpstreams(this.masters)];
+    for (const pool of [this.ca, this.masters]) this.metrics.registerBackends(pool.name, pool.backends.map((b) => b.name));
     const statePath = join(c.stateDir, "arbiter.json");
     this.arbiter = new Arbiter({
       workers: c.ca.workers.map((w) => w.name), store: new FileArbiterStore(statePath),
@@ -69,7 +82,10 @@ export class ProxyServer implements ProxySnapshotSource {
     this.crl = new CrlRefresher({
       activeUrl: () => (this.ca.get(this.arbiter.active) as Upstream).url,
       offer: (pem, source) => this.tls.offer(pem, source),
-      adopted: () => this.swapContext(),
+      adopted: () => {
+        this.swapContext();
+        this.events.record(EventKind.crlReload, `CRL ${this.tls.crl.info.number?.toString() ?? "(no number)"} adopted from ${this.tls.crl.source}`);
+      },
       intervalMs: c.ca.crlRefresh, timeoutMs: c.timeouts.connect + c.health.timeout, fetch: o.crlFetch, scheduler: sched, log: this.log,
     });
     this.checker = new HealthChecker(
@@ -79,6 +95,9 @@ export class ProxyServer implements ProxySnapshotSource {
     for (const pool of [this.ca, this.masters]) {
       pool.onChange((b, previous) => {
         this.log[b.state === "down" ? "warn" : "info"]({ pool: pool.name, backend: b.name, from: previous, to: b.state, reason: b.reason }, `backend ${b.state}`);
+        if (b.state === "down" || previous !== "unknown") {
+          this.events.record(b.state === "down" ? EventKind.backendDown : EventKind.backendUp, `${pool.name} ${b.name} ${b.state}: ${b.reason}`);
+        }
         if (b.state === "down") {
           backendWentDown(b as Upstream);
           if (pool === this.ca) this.arbiter.workerDown(b.name, b.reason);
@@ -90,7 +109,7 @@ export class ProxyServer implements ProxySnapshotSource {
       timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
       arbiter: this.arbiter, revoked: () => void this.crl.kick(),
       markDown: (b, reason) => passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason),
-      accessLog: c.accessLog ? (ex) => this.logAccess(ex) : undefined, draining: false,
+      accessLog: (ex) => this.finished(ex, c.accessLog), draining: false,
     };
     this.server = createServer({
       ...this.tls.contextOptions(), requestCert: true, rejectUnauthorized: false,
@@ -149,6 +168,17 @@ export class ProxyServer implements ProxySnapshotSource {
     new Exchange(this.ctx, req, res, route).start();
   }
 
+  /**
+   * The one place a proxied request ends (ForwardContext.accessLog): metrics, the access log line
+   * when enabled, and the CA-write notice for in-process sync.
+   */
+  private finished(ex: Exchange, log: boolean): void {
+    const backend = ex.backend;
+    this.metrics.observeRequest(backend ? backend.pool : ex.route.pool === "ca" ? "ca" : "masters", backend ? backend.name : "none", ex.status, Number(process.hrtime.bigint() - ex.started) / 1e9);
+    if (log) this.logAccess(ex);
+    if (ex.route.caWrite && ex.status >= 200 && ex.status < 300) this.onCaWrite?.();
+  }
+
   private logAccess(ex: Exchange): void {
     this.access.info({
       method: ex.req.method, path: ex.route.target, status: ex.status, bytes: ex.req.socket.bytesWritten - ex.startBytes,
@@ -205,15 +235,15 @@ export class ProxyServer implements ProxySnapshotSource {
 
   /**
    * Apply a new proxy config without dropping in-flight requests: TLS files (cert, key, CA, CRL)
-   * are re-read, timeouts, limits, balance and health parameters replaced. Throws (and changes
-   * nothing) when the TLS files cannot be loaded. Changes that need a restart are logged.
+   * are re-read, timeouts, limits, balance and health parameters replaced, compile masters added
+   * and removed. Throws (and changes nothing) when the TLS files cannot be loaded. Changes that
+   * need a restart (listen, stateDir, CA workers) are logged and not applied.
    */
   reload(next: ProxyConfig): void {
     const cur = this.config;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     const needRestart = (["listen", "stateDir"] as const).filter((k) => !same(cur[k], next[k]));
     if (!same(cur.ca.workers, next.ca.workers)) needRestart.push("ca.workers" as never);
-    if (!same(cur.masters.workers, next.masters.workers)) needRestart.push("masters.workers" as never);
     const tls = new TlsMaterial(next.tls, cur.stateDir);
     tls.crl = this.tls.crl; // never go back to an older CRL
     tls.load();
@@ -223,9 +253,10 @@ export class ProxyServer implements ProxySnapshotSource {
     this.config = next;
     Object.assign(this.ctx, {
       timeouts: next.timeouts, limits: next.limits, pinFileBucket: next.masters.pinFileBucket,
-      accessLog: next.accessLog ? (ex: Exchange) => this.logAccess(ex) : undefined,
+      accessLog: (ex: Exchange) => this.finished(ex, next.accessLog),
     });
     this.masters.balance = next.masters.balance;
+    if (!same(cur.masters.workers, next.masters.workers)) this.replaceMasters(next.masters.workers, next.timeouts.response);
     this.checker.params = next.health;
     this.arbiter.setHoldMs(next.ca.holdWrites);
     this.server.headersTimeout = next.timeouts.clientHeaders;
@@ -233,6 +264,29 @@ export class ProxyServer implements ProxySnapshotSource {
     this.server.keepAliveTimeout = next.timeouts.clientIdle;
     if (needRestart.length > 0) this.log.warn({ keys: needRestart }, "config reloaded; these changes need a restart and were not applied");
     else this.log.info("config reloaded");
+  }
+
+  /** Reload: add and remove compile masters; requests in flight on a removed one may finish. */
+  private replaceMasters(workers: readonly BackendInfo[], graceMs: number): void {
+    const { added, removed } = this.masters.reconcile(workers);
+    // attachUpstreams works in place on a pool's members: hand it just the new ones.
+    this.upstreams.push(...attachUpstreams({ backends: added } as unknown as BackendPool));
+    this.checker.membersChanged(this.masters, added, removed);
+    this.metrics.registerBackends(this.masters.name, added.map((b) => b.name));
+    const deadline = Date.now() + graceMs;
+    const retire = (b: Upstream) => {
+      if (b.outstanding > 0 && Date.now() < deadline && !this.stopping) {
+        setTimeout(retire, 200, b).unref();
+        return;
+      }
+      const i = this.upstreams.indexOf(b);
+      if (i >= 0) this.upstreams.splice(i, 1);
+      closeUpstreams([b]);
+    };
+    for (const b of removed as Upstream[]) retire(b);
+    const names = (l: readonly { name: string }[]) => l.map((b) => b.name);
+    this.log.warn({ added: names(added), removed: names(removed), masters: names(this.masters.backends) }, "compile masters changed");
+    this.events.record("config", `compile masters changed on reload: ${[...names(added).map((n) => `+${n}`), ...names(removed).map((n) => `-${n}`)].join(" ")}`);
   }
 
   snapshot(): ProxySnapshot {

@@ -1,10 +1,12 @@
-// The sync agent's own small HTTP API: GET /status (JSON, per destination) and POST /pass (ask for
-// a pass now; bearer token = the arbiter's token when one is configured). Errors become HTTP only here.
+// The sync agent's own small HTTP API: GET /status (JSON, per destination), POST /pass (ask for a
+// pass now), and what the proxy needs from a remote CA host for failback and promotion: POST /pull
+// (a pull for one epoch, `final=1` during the write hold) and POST /advance-serial. Every POST needs
+// the bearer token (the arbiter's token) when one is configured. Errors become HTTP only here.
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { PuppetHaError } from "../errors.js";
-import { FencingError } from "./errors.js";
+import { DivergenceError, FencingError } from "./errors.js";
 import type { PassReport, SyncService } from "./service.js";
 
 export function reportJson(r: PassReport) {
@@ -23,6 +25,23 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+function wholeNumber(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,15}$/.test(text)) return undefined;
+  return Number(text);
+}
+
+/** 409 for fencing and divergence (with what differs), 500 otherwise; the code always. */
+function sendError(res: Response, err: unknown): void {
+  const e = err instanceof PuppetHaError ? err : undefined;
+  const status = e instanceof FencingError || e instanceof DivergenceError ? 409 : 500;
+  res.status(status).json({
+    error: {
+      code: e?.code ?? "E_INTERNAL", message: (err as Error).message,
+      ...(e instanceof DivergenceError ? { differences: e.differences, ...(e.savedTo ? { savedTo: e.savedTo } : {}) } : {}),
+    },
+  });
+}
+
 export function createSyncApi(service: SyncService, opts: { tokenFile?: string } = {}): Express {
   const app = express();
   app.disable("x-powered-by");
@@ -31,7 +50,7 @@ export function createSyncApi(service: SyncService, opts: { tokenFile?: string }
     res.json(service.status());
   });
 
-  app.post("/pass", async (req: Request, res: Response) => {
+  const requireToken = async (req: Request, res: Response, next: NextFunction) => {
     if (opts.tokenFile) {
       const expected = (await readFile(opts.tokenFile, "utf8")).trim();
       const m = /^Bearer (.+)$/.exec(req.get("authorization") ?? "");
@@ -40,6 +59,48 @@ export function createSyncApi(service: SyncService, opts: { tokenFile?: string }
         return;
       }
     }
+    next();
+  };
+
+  app.post("/pull", requireToken, async (req: Request, res: Response) => {
+    // "pull now for epoch E" (final=1: the last pull of a failback, under the proxy's write hold):
+    // waits; 200 with the pass report when in sync at E, 409 when fenced or diverged.
+    const q = req.query as Record<string, string | undefined>;
+    const destination = q.destination ?? "";
+    const epoch = wholeNumber(q.epoch);
+    if (epoch === undefined || destination === "") {
+      res.status(400).json({ error: { code: "E_BAD_REQUEST", message: "pull needs ?destination=NAME&epoch=E (a whole number)" } });
+      return;
+    }
+    if (!service.destinations.includes(destination)) {
+      res.status(404).json({ error: { code: "E_NOT_FOUND", message: `"${destination}" is not a destination of this sync agent` } });
+      return;
+    }
+    try {
+      const final = q.final === "1" || q.final === "true";
+      res.json(reportJson(await (final ? service.finalPull(destination, epoch) : service.pullNow(destination, epoch))));
+    } catch (err) {
+      sendError(res, err);
+    }
+  });
+
+  app.post("/advance-serial", requireToken, async (req: Request, res: Response) => {
+    // Promotion of this host's CA: skip `gap` serials, once per epoch (asked twice: one gap).
+    const q = req.query as Record<string, string | undefined>;
+    const epoch = wholeNumber(q.epoch);
+    const gap = wholeNumber(q.gap);
+    if (epoch === undefined || gap === undefined || !q.cadir) {
+      res.status(400).json({ error: { code: "E_BAD_REQUEST", message: "advance-serial needs ?cadir=NAME&gap=N&epoch=E (whole numbers)" } });
+      return;
+    }
+    try {
+      res.json(await service.advanceSerial(q.cadir, gap, epoch));
+    } catch (err) {
+      sendError(res, err);
+    }
+  });
+
+  app.post("/pass", requireToken, async (req: Request, res: Response) => {
     const q = req.query as Record<string, string | undefined>;
     const destination = q.destination;
     if (destination !== undefined && !service.destinations.includes(destination)) {

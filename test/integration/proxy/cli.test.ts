@@ -89,15 +89,16 @@ function serverCertFingerprint(port: number): Promise<string> {
   });
 }
 
-test("admin /health: pools, backend states and the arbiter; 503 when no master is usable", async (t) => {
+test("admin /health: pools, backend states and the arbiter; 503 when no master is usable; /health/live", async (t) => {
   const ca1 = await fakeBackend(t, "ca1");
   const m1 = await fakeBackend(t, "m1");
   const run = await startCli(t, ca1, m1);
   let h = await getJson(run.adminPort, "/health");
   for (let i = 0; i < 50 && h.status !== 200; i++) h = await getJson(run.adminPort, "/health");
   assert.equal(h.status, 200);
-  const pools = h.json.pools as { ca: { backends: { name: string; state: string }[] }; masters: { backends: { state: string }[] } };
-  assert.equal(pools.ca.backends[0]?.name, "ca1");
+  const pools = h.json.pools as { name: string; backends: { name: string; state: string }[] }[];
+  assert.deepEqual(pools.map((p) => p.name), ["ca", "masters"]);
+  assert.equal(pools[0]?.backends[0]?.name, "ca1");
   assert.deepEqual(h.json.arbiter && { active: (h.json.arbiter as { active: string }).active, epoch: (h.json.arbiter as { epoch: number }).epoch }, { active: "ca1", epoch: 1 });
   m1.healthy = false;
   for (let i = 0; i < 100 && h.status !== 503; i++) {
@@ -105,7 +106,10 @@ test("admin /health: pools, backend states and the arbiter; 503 when no master i
     h = await getJson(run.adminPort, "/health");
   }
   assert.equal(h.status, 503);
-  assert.equal((h.json.pools as typeof pools).masters.backends[0]?.state, "down");
+  assert.equal((h.json.pools as typeof pools)[1]?.backends[0]?.state, "down");
+  assert.equal(h.json.status, "down");
+  const live = await getJson(run.adminPort, "/health/live");
+  assert.equal(live.status, 200);
   run.proc.kill("SIGTERM");
   assert.equal((await run.proc).exitCode, 0);
 });
@@ -188,4 +192,18 @@ admin: { listen: "127.0.0.1:0" }
   assert.equal(r.exitCode, 1);
   assert.equal(String(r.stderr).trim().split("\n").length, 1);
   assert.match(String(r.stderr), /arbiter\.json: names CA worker "ca9", which is not in proxy\.ca\.workers \(ca1\)/);
+});
+
+test("SIGHUP applies proxy.ca.failback and failbackAfter (shown in /health) without a restart", async (t) => {
+  const ca1 = await fakeBackend(t, "ca1");
+  const m1 = await fakeBackend(t, "m1");
+  const run = await startCli(t, ca1, m1);
+  const policy = async () => ((await getJson(run.adminPort, "/health")).json.arbiter as { failback: { policy: string } }).failback.policy;
+  assert.equal(await policy(), "manual");
+  writeFileSync(run.file, readFileSync(run.file, "utf8").replace("  ca:\n", "  ca:\n    failback: auto\n    failbackAfter: 5s\n"));
+  run.proc.kill("SIGHUP");
+  await until(() => run.logs.some((l) => l.msg === "config reloaded"), 10_000, "reload logged");
+  assert.equal(await policy(), "auto");
+  run.proc.kill("SIGTERM");
+  assert.equal((await run.proc).exitCode, 0);
 });

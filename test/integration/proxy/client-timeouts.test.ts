@@ -1,12 +1,9 @@
 // The listener's own client timers: slow request headers get 408, idle keep-alive connections are
-// closed after timeouts.clientIdle, and the admin /health app answers from the snapshot source.
+// closed after timeouts.clientIdle. (The admin listener's /health is tested in admin.test.ts.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:tls";
-import request from "supertest";
 import { fakeBackend, pki, proxyConfig, startProxy } from "./harness.js";
-import { createProxyHealthApp } from "../../../src/health/proxy-admin.js";
-import type { ProxySnapshot } from "../../../src/proxy/snapshot.js";
 
 function rawTls(port: number, send: string): Promise<{ data: string; ms: number }> {
   const p = pki();
@@ -40,26 +37,4 @@ test("an idle keep-alive client connection is closed after timeouts.clientIdle",
   assert.match(r.data, /^HTTP\/1\.1 200 /);
   assert.match(r.data, /m1 GET \/puppet\/v3\/node\/a/);
   assert.ok(r.ms >= 150 && r.ms < 3000, `closed after ${r.ms} ms`);
-});
-
-function snapshot(healthy: boolean): ProxySnapshot {
-  const pool = (name: string) => ({ name, balance: "round-robin", usable: healthy ? 1 : 0, backends: [] });
-  return {
-    healthy, pools: { ca: pool("ca"), masters: pool("masters") },
-    arbiter: { epoch: 3, active: "ca2", holding: false, heldRequests: 0, failingOver: false, lastChange: undefined },
-    crl: { number: "7", thisUpdate: new Date(0).toISOString(), nextUpdate: undefined, source: "/x", lastFetch: undefined },
-  };
-}
-
-test("GET /health: 200 with the snapshot when healthy, 503 when not", async () => {
-  let healthy = true;
-  const app = createProxyHealthApp({ snapshot: () => snapshot(healthy) });
-  const ok = await request(app).get("/health").expect(200).expect("content-type", /json/);
-  assert.equal((ok.body as { status: string }).status, "healthy");
-  assert.deepEqual((ok.body as { arbiter: { epoch: number; active: string } }).arbiter.active, "ca2");
-  healthy = false;
-  const bad = await request(app).get("/health").expect(503);
-  assert.equal((bad.body as { status: string }).status, "unhealthy");
-  await request(app).get("/health/live").expect(200);
-  await request(app).get("/nope").expect(404);
 });

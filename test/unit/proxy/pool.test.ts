@@ -75,3 +75,22 @@ test("a drained backend takes no new requests until enabled", () => {
   pool.setDrained("m1", false);
   assert.equal(pool.pinned()?.name, "m1");
 });
+
+test("reconcile (reload): kept members keep their object and state, new or re-addressed ones start fresh", () => {
+  let t = 0;
+  const pool = new BackendPool("masters", [{ name: "m1", url: "http://a:1" }, { name: "m2", url: "http://a:2" }, { name: "m3", url: "http://a:3" }], "round-robin", () => t);
+  pool.setState("m1", "up", "test");
+  pool.setState("m2", "down", "test");
+  const m1 = pool.get("m1");
+  t = 5;
+  const { added, removed } = pool.reconcile([{ name: "m4", url: "http://a:4" }, { name: "m1", url: "http://a:1" }, { name: "m2", url: "http://b:2" }]);
+  assert.deepEqual(pool.backends.map((b) => b.name), ["m4", "m1", "m2"], "the new order");
+  assert.equal(pool.get("m1"), m1, "same object: state and counters kept");
+  assert.equal(pool.get("m1")?.state, "up");
+  assert.deepEqual(added.map((b) => `${b.name} ${b.url} ${b.state} ${b.since}`), ["m4 http://a:4 unknown 5", "m2 http://b:2 unknown 5"]);
+  assert.deepEqual(removed.map((b) => `${b.name} ${b.url}`).sort(), ["m2 http://a:2", "m3 http://a:3"]);
+  assert.equal(pool.get("m2")?.state, "unknown", "a changed URL is a new backend");
+  const seen = new Set<string>();
+  for (let i = 0; i < 6; i++) seen.add(pool.pick()?.name ?? "");
+  assert.deepEqual([...seen].sort(), ["m1", "m2", "m4"], "picks only current members");
+});
