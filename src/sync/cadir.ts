@@ -5,7 +5,7 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { caCrlOf, type CrlInfo } from "./crl.js";
+import { caCrlOf, type CrlInfo } from "../pki.js";
 
 export interface InventoryEntry {
   serial: bigint;
@@ -86,9 +86,15 @@ export interface CadirSnapshot {
 
 export const REQUIRED_FILES = ["ca_crt.pem", "ca_key.pem", "ca_crl.pem", "serial", "inventory.txt"] as const;
 
-/** Names rsync uses for files in flight: the --delay-updates dir and `.name.XXXXXX` temp files. */
+/**
+ * Names of files in flight: rsync's --delay-updates dir and `.name.XXXXXX` temp files, and
+ * puppetserver's own atomic-write temp files `<name><digits>tmp` (Java File.createTempFile, e.g.
+ * `serial4722710060100920021tmp`, `signed/node1.pem6035182597211263242tmp`). A pass that staged
+ * one of those while the CA was writing must not later see it as a file only the destination has
+ * (a false divergence, seen in the e2e burst test).
+ */
 export function isTransient(path: string): boolean {
-  return path.split("/").some((seg) => seg === ".~tmp~" || /^\..+\.[A-Za-z0-9]{6}$/.test(seg));
+  return path.split("/").some((seg) => seg === ".~tmp~" || /^\..+\.[A-Za-z0-9]{6}$/.test(seg) || /^.+\d+tmp$/.test(seg));
 }
 
 export function manifestOf(files: ReadonlyMap<string, Buffer>): Manifest {

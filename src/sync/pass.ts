@@ -13,7 +13,7 @@ import type { Logger } from "../log.js";
 import { isTransient, readCadir, snapshotOf, type CadirSnapshot, type Manifest } from "./cadir.js";
 import { DeleteLimitError, DivergenceError, IncompleteSourceError, ManifestMismatchError, RsyncError } from "./errors.js";
 import { filesToSave, guard, type Difference } from "./guard.js";
-import { copyArgs, dryRunArgs, mirrorArgs, parseItemized, parseLocation, parseTransferredBytes, runRsync, type Location, type RsyncRunner } from "./rsync.js";
+import { copyArgs, dryRunArgs, mirrorArgs, RSYNC_VANISHED, parseItemized, parseLocation, parseTransferredBytes, runRsync, type Location, type RsyncRunner } from "./rsync.js";
 
 export interface PassContext {
   destination: string;
@@ -101,7 +101,9 @@ async function mirrored(ctx: PassContext, s: Side): Promise<CadirSnapshot> {
   await mkdir(s.mirror, { recursive: true, mode: 0o700 });
   await chmod(dirname(s.mirror), 0o700); // <workDir>/<destination>: the mirrors hold ca_key.pem
   try {
-    await runRsync(ctx.rsync, mirrorArgs({ from: s.loc, to: { kind: "local", path: s.mirror }, ssh: ctx.ssh }), `mirror ${s.name}`);
+    // A file that vanished while staging (a CSR removed by a signing) is fine: the guard checks
+    // what was staged, and the change that removed it triggers another pass.
+    await runRsync(ctx.rsync, mirrorArgs({ from: s.loc, to: { kind: "local", path: s.mirror }, ssh: ctx.ssh }), `mirror ${s.name}`, [RSYNC_VANISHED]);
   } catch (err) {
     if (err instanceof RsyncError && err.exitCode === 23 && /change_dir .* failed: No such file or directory/.test(err.stderr)) {
       return snapshotOf(location, new Map(), false);

@@ -38,10 +38,21 @@ export function dryRunArgs(plan: CopyPlan): string[] {
   return [...base(plan), "--delete", "--dry-run", "--itemize-changes", "--", operand(plan.from), operand(plan.to)];
 }
 
-/** Refresh a local mirror of a cadir (staging of the source, reading a remote destination). */
+/**
+ * Refresh a local mirror of a cadir (staging of the source, reading a remote destination).
+ * puppetserver's atomic-write temp files (`serial4722...tmp`) and rsync's own leftovers are never
+ * staged (and removed from the mirror if an older pass staged one): they vanish mid-copy and are
+ * not CA state. See isTransient in cadir.ts.
+ */
 export function mirrorArgs(plan: CopyPlan): string[] {
-  return [...base(plan), "--delete", "--", operand(plan.from), operand(plan.to)];
+  return [
+    ...base(plan), "--delete", "--delete-excluded", "--exclude=*[0-9]tmp", "--exclude=.~tmp~/",
+    "--", operand(plan.from), operand(plan.to),
+  ];
 }
+
+/** rsync exit 24: "some files vanished before they could be transferred" (a CSR signed mid-copy). */
+export const RSYNC_VANISHED = 24;
 
 /**
  * The copy. --delay-updates puts every new file in place only at the end (a killed rsync leaves
@@ -89,7 +100,9 @@ export interface RsyncRunner {
 }
 
 /** Run rsync with an argument vector (never a shell); any failure becomes an RsyncError. */
-export async function runRsync(r: RsyncRunner, args: string[], what: string): Promise<{ stdout: string; stderr: string }> {
+export async function runRsync(
+  r: RsyncRunner, args: string[], what: string, acceptExitCodes: readonly number[] = [],
+): Promise<{ stdout: string; stderr: string }> {
   const res = await execa(r.command, args, {
     reject: false,
     timeout: r.timeoutMs,
@@ -97,7 +110,7 @@ export async function runRsync(r: RsyncRunner, args: string[], what: string): Pr
     stripFinalNewline: false,
     ...(r.env ? { env: r.env, extendEnv: false } : {}),
   });
-  if (res.failed) {
+  if (res.failed && !(res.exitCode !== undefined && acceptExitCodes.includes(res.exitCode))) {
     const stderr = String(res.stderr ?? "") || (res.cause instanceof Error ? res.cause.message : "");
     throw new RsyncError({
       exitCode: res.exitCode,

@@ -74,6 +74,9 @@ export function destinationsOf(cfg: Pick<SyncConfig, "cadirs" | "writeInto">): s
   return cfg.writeInto ? [...cfg.writeInto] : Object.keys(cfg.cadirs).filter((n) => parseLocation(cfg.cadirs[n] as string).kind === "local");
 }
 
+/** How soon a pass that failed (rsync error, incomplete source, unreachable arbiter) runs again. */
+export const RETRY_AFTER_ERROR_MS = 2000;
+
 export function createSyncService(opts: SyncServiceOptions): SyncService {
   const cfg = opts.config;
   const log = (opts.log ?? silentLogger()).child({ part: "sync" });
@@ -167,6 +170,9 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         error instanceof DivergenceError ? { differences: [...error.differences], savedTo: error.savedTo ?? null } : undefined);
       const line = { destination: dest, source: report.source, epoch: report.epoch, result, durationMs: report.durationMs, bytes, reasons: report.reasons };
       if (error) log.warn({ ...line, code: error.code, err: error.message }, "sync pass failed");
+      // A failed pass (not a divergence: that waits for an operator) is retried soon rather than
+      // at the next cron tick, so a standby does not stay behind for a minute after a burst.
+      if (result === "error" && started) scheduleRetry(dest);
       else log.info(line, "sync pass");
       events.emit("pass", report);
       return report;
@@ -179,6 +185,15 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       ...(e instanceof RsyncError ? { ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}), stderr: e.stderr } : {}),
       ...(e instanceof DeleteLimitError ? { stderr: e.files.join("\n") } : {}),
     };
+  }
+
+  const retries = new Map<string, unknown>();
+  function scheduleRetry(dest: string): void {
+    if (retries.has(dest)) return;
+    retries.set(dest, clock.setTimeout(() => {
+      retries.delete(dest);
+      if (started) void workerOf(dest).request("retry after error");
+    }, RETRY_AFTER_ERROR_MS));
   }
 
   function requestAll(reason: string): Promise<PassReport[]> {
@@ -222,6 +237,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     },
     async stop() {
       started = false;
+      for (const t of retries.values()) clock.clearTimeout(t);
+      retries.clear();
       debounce.cancel();
       await cronTask?.stop();
       await watcher?.w.stop();

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RsyncError } from "../../../src/sync/errors.js";
-import { contentsOf, differingPaths, fakeExecutable, makeHarness, onCopy, realRsync } from "./harness.js";
+import { createSyncService, RETRY_AFTER_ERROR_MS } from "../../../src/sync/service.js";
+import { contentsOf, differingPaths, fakeExecutable, makeHarness, nextPass, onCopy, realRsync } from "./harness.js";
 
 const cases = [
   { name: "exit 23 (partial transfer)", action: `echo "rsync: [receiver] mkstemp failed: Permission denied (13)" >&2; exit 23`, check: (e: RsyncError) => { assert.equal(e.exitCode, 23); assert.match(e.stderr, /Permission denied/); assert.match(e.message, /exit 23 \(partial transfer due to error\)/); } },
@@ -73,4 +74,59 @@ test("rsync missing altogether is a typed error too", async (t) => {
   const [r] = await h.service.requestPass("ca2");
   assert.ok(r?.error instanceof RsyncError, String(r?.error));
   assert.match(r.error.message, /ENOENT|not found|no such/i);
+});
+
+test("a file vanishing while the source is staged (rsync exit 24) does not fail the pass", async (t) => {
+  const h = makeHarness(t, { fill: true });
+  h.source.sign("node2");
+  h.source.writeTo(h.ca1);
+  // The staging mirror is the only rsync call with --delete-excluded: do the real copy, then
+  // answer 24 as rsync does when a CSR disappears mid-copy.
+  fakeExecutable(h.bin, "rsync", `case " $* " in *" --delete-excluded "*) ${realRsync()} "$@"; exit 24 ;; esac\nexec ${realRsync()} "$@"`);
+  const [r] = await h.service.requestPass("ca2");
+  assert.equal(r?.result, "in-sync", r?.error?.message);
+  assert.deepEqual(await differingPaths(h.ca1, h.ca2), []);
+});
+
+test("puppetserver's atomic-write temp files in the active cadir are never copied", async (t) => {
+  const h = makeHarness(t, { fill: true });
+  writeFileSync(join(h.ca1, "serial4722710060100920021tmp"), "00");
+  writeFileSync(join(h.ca1, "signed", "node9.pem6035182597211263242tmp"), "half a cert");
+  const [r] = await h.service.requestPass("ca2");
+  assert.equal(r?.result, "in-sync", r?.error?.message);
+  assert.equal(existsSync(join(h.ca2, "serial4722710060100920021tmp")), false);
+  assert.equal(existsSync(join(h.ca2, "signed", "node9.pem6035182597211263242tmp")), false);
+  // Gone from the source later: still in sync (no false divergence).
+  rmSync(join(h.ca1, "serial4722710060100920021tmp"));
+  rmSync(join(h.ca1, "signed", "node9.pem6035182597211263242tmp"));
+  const [again] = await h.service.requestPass("ca2");
+  assert.equal(again?.result, "in-sync", again?.error?.message);
+});
+
+test("a failed pass is retried after RETRY_AFTER_ERROR_MS, not at the next cron tick", async (t) => {
+  const h = makeHarness(t, { fill: true });
+  h.source.sign("node3");
+  h.source.writeTo(h.ca1);
+  const timers: { fn: () => void; ms: number }[] = [];
+  const clock = {
+    now: () => Date.now(),
+    setTimeout: (fn: () => void, ms: number) => { const e = { fn, ms }; timers.push(e); return e; },
+    clearTimeout: (e: unknown) => { const i = timers.indexOf(e as { fn: () => void; ms: number }); if (i >= 0) timers.splice(i, 1); },
+  };
+  const service = createSyncService({ config: h.config, arbiter: h.arbiter, env: h.env, clock, cron: () => ({ stop: () => undefined }) });
+  t.after(() => service.stop());
+  const marker = join(h.root, "fail-once");
+  writeFileSync(marker, "");
+  fakeExecutable(h.bin, "rsync", onCopy(`if [ -e ${marker} ]; then rm -f ${marker}; echo "rsync error (code 12)" >&2; exit 12; fi`));
+  const failed = nextPass(service, (r) => r.destination === "ca2", 20_000);
+  await service.start();
+  assert.equal((await failed).result, "error");
+  const retry = timers.find((e) => e.ms === RETRY_AFTER_ERROR_MS);
+  assert.ok(retry, "a retry is scheduled after the failed pass");
+  const next = nextPass(service, (r) => r.destination === "ca2", 20_000);
+  retry.fn();
+  const r = await next;
+  assert.equal(r.result, "in-sync", r.error?.message);
+  assert.deepEqual(r.reasons, ["retry after error"]);
+  assert.deepEqual(await differingPaths(h.ca1, h.ca2), []);
 });

@@ -1,4 +1,5 @@
-// The tiny DER reader: CRL Number, dates, revoked serials and the signature check, and the CRL
+// The one CRL parser (src/pki.ts, used by proxy, sync and health): CRL Number, dates, revoked
+// serials, the issuer, the CA's own CRL of a chained ca_crl.pem, the signature check, and the CRL
 // choice of TlsMaterial (never an older CRL Number).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -7,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestCa } from "../../helpers/pki.js";
-import { crlSignedBy, normalizeSerial, parseCrl } from "../../../src/pki.js";
+import { caCrlOf, certSubjectDer, crlSignedBy, DerError, normalizeSerial, parseCrl, pemToDer } from "../../../src/pki.js";
 import { checkCrl, crlIsNewer, TlsMaterial } from "../../../src/proxy/tls.js";
 import { StateError } from "../../../src/errors.js";
 
@@ -27,6 +28,23 @@ test("parseCrl reads the CRL Number, dates and revoked serials", () => {
 
 test("big CRL numbers are exact", () => {
   assert.equal(parseCrl(ca.crl({ number: 2 ** 40 + 3 })).number, 2n ** 40n + 3n);
+});
+
+test("a chained ca_crl.pem: the CRL issued by ca_crt.pem's subject is taken, wherever it is", () => {
+  const own = ca.crl({ number: 7, revoked: ["0005", "1A"] });
+  const parent = other.crl({ number: 99 });
+  for (const file of [own + parent, parent + own]) {
+    const crl = caCrlOf(file, ca.certPem);
+    assert.equal(crl.number, 7n);
+    assert.deepEqual([...crl.revoked].sort(), ["1A", "5"]);
+    assert.ok(crl.issuer.equals(certSubjectDer(pemToDer(ca.certPem, "CERTIFICATE"))));
+  }
+  assert.equal(caCrlOf(ca.crl({ number: 300 }), ca.certPem).number, 300n);
+  assert.equal(caCrlOf(parent + own, "").number, 99n, "without a CA cert the first CRL is taken");
+  assert.throws(() => caCrlOf(parent, ca.certPem), /issued by ca_crt.pem/);
+  assert.throws(() => caCrlOf("garbage", ca.certPem), /no CRL/);
+  const broken = own.replace(/\n[A-Za-z0-9+/]{20}/, "\nAAAAAAAAAAAAAAAAAAAA");
+  assert.throws(() => caCrlOf(broken, ca.certPem), DerError);
 });
 
 test("the signature is checked against the CA key", () => {

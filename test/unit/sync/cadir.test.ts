@@ -1,9 +1,8 @@
-// CA dir parsing: inventory lines (good and bad), the serial file, the CRL Number of the CA's own
-// CRL in ca_crl.pem (also when the file holds a chain), and what makes a cadir complete.
+// CA dir parsing: inventory lines (good and bad), the serial file, and what makes a cadir
+// complete. Reading ca_crl.pem (the CA's own CRL of a chain) is src/pki.ts: test/unit/proxy/pki.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { completenessProblems, formatSerial, isTransient, parseInventory, parseSerial, snapshotOf } from "../../../src/sync/cadir.js";
-import { caCrlOf } from "../../../src/sync/crl.js";
 import { FakeCadir } from "../../helpers/cadir.js";
 import { createTestCa } from "../../helpers/pki.js";
 
@@ -42,24 +41,6 @@ test("serial: hex with or without a trailing newline; anything else is refused",
   assert.equal(formatSerial(0x1a0ffn), "1A0FF");
 });
 
-test("the CRL Number and revoked serials of the CA's own CRL", () => {
-  const crl = caCrlOf(ca.crl({ number: 42, revoked: ["0005", "1A"] }), ca.certPem);
-  assert.equal(crl.number, 42n);
-  assert.deepEqual(crl.revoked, ["5", "1A"]);
-  assert.equal(caCrlOf(ca.crl({ number: 300 }), ca.certPem).number, 300n);
-});
-
-test("a chained ca_crl.pem: the CRL issued by ca_crt.pem's subject is taken, wherever it is", () => {
-  const own = ca.crl({ number: 7 });
-  const parent = other.crl({ number: 99 });
-  assert.equal(caCrlOf(own + parent, ca.certPem).number, 7n);
-  assert.equal(caCrlOf(parent + own, ca.certPem).number, 7n);
-  assert.throws(() => caCrlOf(parent, ca.certPem), /issued by ca_crt.pem/);
-  assert.throws(() => caCrlOf("garbage", ca.certPem), /no CRL/);
-  const broken = own.replace(/\n[A-Za-z0-9+/]{20}/, "\nAAAAAAAAAAAAAAAAAAAA");
-  assert.throws(() => caCrlOf(broken, ca.certPem));
-});
-
 test("a complete cadir has no problems; each missing or broken file is named", () => {
   const good = new FakeCadir(ca);
   good.sign("node1");
@@ -90,4 +71,8 @@ test("rsync's transient names are recognised", () => {
   assert.equal(isTransient("signed/.node1.pem.Xy12Zq"), true);
   assert.equal(isTransient("signed/node1.pem"), false);
   assert.equal(isTransient("serial"), false);
+  // puppetserver's atomic-write temp files (a staged one once made a false divergence).
+  assert.equal(isTransient("serial4722710060100920021tmp"), true);
+  assert.equal(isTransient("signed/node1.pem6035182597211263242tmp"), true);
+  assert.equal(isTransient("signed/node1tmp.pem"), false);
 });
