@@ -1,5 +1,7 @@
 // The `puppet-ha` command line: registers each part's subcommand, and is the one place where
 // errors become messages and exit codes (2 for bad input, 1 for failures, never a stack trace).
+// Each register* only defines its command; the implementation is imported when the command runs,
+// so that `twitch`, idle on every node, does not carry the proxy (test/unit/cli/lazy-commands).
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { ConfigError, PuppetHaError } from "./errors.js";

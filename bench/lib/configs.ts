@@ -166,10 +166,29 @@ listen originate
 `;
 }
 
+export interface PuppetHaChecks {
+  interval: string;
+  timeout: string;
+  rise: number;
+  fall: number;
+}
+
+/** puppet-ha's defaults (proxy.health): interval 1s, timeout 1s, rise 2, fall 2. */
+export const PUPPET_HA_DEFAULT_CHECKS: PuppetHaChecks = { interval: "1s", timeout: "1s", rise: 2, fall: 2 };
+/**
+ * The failover scenario's checks: haproxy tuned is `inter 1s fall 2` and haproxy's check timeout
+ * defaults to inter, but haproxy's checks hang on the timeout too. With interval 1s, fall 2 a hung
+ * CA is down within interval + fall × timeout (the checker's fast re-check after a failure):
+ * 3 s with timeout 1s, which leaves the requests that waited on it since the hang just over the
+ * target "no request waiting over 3 s"; timeout 500ms bounds it at 2 s and leaves a second for
+ * the re-send to the promoted standby. A fake CA answers its status in well under 500 ms.
+ */
+export const PUPPET_HA_FAILOVER_CHECKS: PuppetHaChecks = { interval: "1s", timeout: "500ms", rise: 2, fall: 2 };
+
 export interface PuppetHaSpec extends FrontEndSpec {
   adminPort: number;
   stateDir: string;
-  health: { interval: string; timeout: string; rise: number; fall: number };
+  health: PuppetHaChecks;
 }
 
 export function puppetHaConfig(s: PuppetHaSpec): string {

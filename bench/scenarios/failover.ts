@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { BenchContext, Row, ScenarioResult } from "../lib/context.js";
 import {
-  haproxyFrontEnd, haproxyOriginator, HAPROXY_DEFAULT_CHECKS, HAPROXY_TUNED_CHECKS, nginxBackend, nginxFrontEnd, puppetHaConfig, type Backend,
+  haproxyFrontEnd, haproxyOriginator, HAPROXY_DEFAULT_CHECKS, HAPROXY_TUNED_CHECKS, nginxBackend, nginxFrontEnd, PUPPET_HA_FAILOVER_CHECKS, puppetHaConfig, type Backend,
 } from "../lib/configs.js";
 import { startFakeCa } from "../lib/fakes.js";
 import { launchFrontEnd, launchHelper, type FrontEnd, type FrontEndKind } from "../lib/frontends.js";
@@ -27,7 +27,7 @@ interface Variant {
 }
 
 const VARIANTS: Variant[] = [
-  { key: "puppet-ha", kind: "puppet-ha", label: "puppet-ha (interval 1s, fall 2)" },
+  { key: "puppet-ha", kind: "puppet-ha", label: "puppet-ha (interval 1s, timeout 500ms, fall 2)" },
   { key: "haproxy", kind: "haproxy", label: "haproxy defaults (inter 2s fall 3)" },
   { key: "haproxy (tuned)", kind: "haproxy", label: "haproxy tuned (inter 1s fall 2, backup)" },
   { key: "nginx", kind: "nginx", label: "nginx (backup, max_fails 1)" },
@@ -92,7 +92,7 @@ async function oneRun(
     const vdir = join(dir, v.key.replace(/\W+/g, "-"));
     const config = v.kind === "nginx" ? nginxFrontEnd(spec, vdir)
       : v.kind === "haproxy" ? haproxyFrontEnd(spec, v.key === "haproxy" ? HAPROXY_DEFAULT_CHECKS : HAPROXY_TUNED_CHECKS)
-      : puppetHaConfig({ ...spec, adminPort: admin, stateDir: join(vdir, "state"), health: { interval: "1s", timeout: "1s", rise: 2, fall: 2 } });
+      : puppetHaConfig({ ...spec, adminPort: admin, stateDir: join(vdir, "state"), health: PUPPET_HA_FAILOVER_CHECKS });
     front = await launchFrontEnd(v.kind, { label: v.key, port: fe, dir: vdir, config, cpu: ctx.cpu.frontEnd, readyPath: PATH, tls: ctx.pki.text }, ctx.log);
     // The agents' TLS side (client cert, session resumption) is an haproxy originator: a Node
     // client doing 200 handshakes/s with RSA keys starves the shared generator core.

@@ -4,7 +4,7 @@
 // 1,000 req/s from the Node generator straight to each front end, p50/p99.
 import { join } from "node:path";
 import type { BenchContext, Row, ScenarioResult } from "../lib/context.js";
-import { haproxyFrontEnd, haproxyOriginator, HAPROXY_TUNED_CHECKS, nginxBackend, nginxFrontEnd, puppetHaConfig } from "../lib/configs.js";
+import { haproxyFrontEnd, haproxyOriginator, HAPROXY_TUNED_CHECKS, nginxBackend, nginxFrontEnd, PUPPET_HA_DEFAULT_CHECKS, puppetHaConfig } from "../lib/configs.js";
 import { launchFrontEnd, launchHelper, type FrontEnd } from "../lib/frontends.js";
 import { openLoopProcess, wrk, type WrkResult } from "../lib/generators.js";
 import { freePorts, get, sleep } from "../lib/net.js";
@@ -39,7 +39,7 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioResult> {
     fronts.push(await launchFrontEnd("nginx", { ...common, label: "nginx", port: np as number, dir: join(dir, "nginx"), config: nginxFrontEnd({ ...spec, port: np as number }, join(dir, "nginx")) }, ctx.log));
     fronts.push(await launchFrontEnd("puppet-ha", {
       ...common, label: "puppet-ha", port: pp as number, dir: join(dir, "puppet-ha"),
-      config: puppetHaConfig({ ...spec, port: pp as number, adminPort: admin as number, stateDir: join(dir, "puppet-ha", "state"), health: { interval: "1s", timeout: "1s", rise: 2, fall: 2 } }),
+      config: puppetHaConfig({ ...spec, port: pp as number, adminPort: admin as number, stateDir: join(dir, "puppet-ha", "state"), health: PUPPET_HA_DEFAULT_CHECKS }),
     }, ctx.log));
     // One TLS originator per front end, on the generator CPU.
     const origin: Record<string, number> = {};

@@ -1,7 +1,6 @@
 // `puppet-ha config check -c FILE`: validate a config, print every problem or the normalised result.
+// The config schema (zod, every section) and yaml are loaded when the command runs.
 import type { Command } from "commander";
-import { stringify } from "yaml";
-import { configPath, loadConfigFile } from "./load.js";
 
 const SECRET_KEY = /(^|[^a-z])(token|password|secret|passphrase)$/i;
 
@@ -20,7 +19,8 @@ export function registerConfigCommand(program: Command): void {
     .command("check")
     .description("validate a config file; print every problem with its key path, or the normalised config")
     .option("-c, --config <file>", "config file (default: $PUPPET_HA_CONFIG or /etc/puppet-ha/puppet-ha.yaml)")
-    .action((opts: { config?: string }) => {
+    .action(async (opts: { config?: string }) => {
+      const [{ configPath, loadConfigFile }, { stringify }] = await Promise.all([import("./load.js"), import("yaml")]);
       const file = configPath(opts.config);
       const cfg = loadConfigFile(file);
       process.stdout.write(`# ${file}: OK (durations in milliseconds, sizes in bytes)\n`);

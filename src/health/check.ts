@@ -1,27 +1,21 @@
 // The Nagios/Icinga plugin logic behind `puppet-ha check`: judge a /health report against the
 // plugin's own thresholds (pure), and fetch the report (one HTTP GET, no keep-alive).
+import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { z } from "zod";
+import { parseDuration } from "../config/units.js";
+import { errnoText } from "../errors.js";
 import type { HealthReport } from "./report.js";
 import { formatMs } from "./health-status.js";
+import { unknown, type CheckResult, type PluginStateName } from "./plugin-output.js";
 
-export const PluginState = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
-export type PluginStateName = keyof typeof PluginState;
+export { formatCheckOutput, PluginState, unknown, type CheckResult, type PluginStateName } from "./plugin-output.js";
 
 export interface CheckThresholds {
   warnDays: number;
   critDays: number;
   maxSyncLagMs: number;
-}
-
-export interface CheckResult {
-  state: PluginStateName;
-  /** The first line of output, without the perfdata. */
-  summary: string;
-  /** Further lines (Nagios long output): the report's reasons. */
-  details: string[];
-  perfdata: string[];
 }
 
 const DAY = 86_400_000;
@@ -102,16 +96,6 @@ export function classifyReport(report: HealthReport, t: CheckThresholds, now: Da
   };
 }
 
-/** The plugin's whole output: `PUPPET-HA STATE - summary | perfdata`, then the long output. */
-export function formatCheckOutput(r: CheckResult): string {
-  const first = `PUPPET-HA ${r.state} - ${r.summary.replace(/\|/g, "/")}${r.perfdata.length ? ` | ${r.perfdata.join(" ")}` : ""}`;
-  return [first, ...r.details.map((d) => d.replace(/\|/g, "/"))].join("\n") + "\n";
-}
-
-export function unknown(summary: string): CheckResult {
-  return { state: "UNKNOWN", summary, details: [], perfdata: [] };
-}
-
 /** The /health URL for a `--url` that names the admin listener or /health itself. */
 export function healthUrl(base: string): URL {
   const u = new URL(base);
@@ -146,4 +130,45 @@ export async function fetchReport(url: URL, opts: { timeoutMs: number; token?: s
     return `the answer of ${url.href} is not JSON`;
   }
   return parseReport(json);
+}
+
+/** The options of `puppet-ha check`, as commander hands them over. */
+export interface CheckOptions {
+  url: string;
+  tokenFile?: string;
+  warnDays: string;
+  critDays: string;
+  maxSyncLag: string;
+  timeout: string;
+}
+
+/** `puppet-ha check` after option parsing: the plugin result (usage problems are UNKNOWN). */
+export async function runCheckCommand(o: CheckOptions): Promise<CheckResult> {
+  const warnDays = Number(o.warnDays);
+  const critDays = Number(o.critDays);
+  const maxSyncLagMs = parseDuration(o.maxSyncLag);
+  const timeoutMs = parseDuration(o.timeout);
+  if (!Number.isInteger(warnDays) || warnDays < 0) return unknown(`usage: --warn-days must be a whole number of days, not "${o.warnDays}"`);
+  if (!Number.isInteger(critDays) || critDays < 0) return unknown(`usage: --crit-days must be a whole number of days, not "${o.critDays}"`);
+  if (critDays > warnDays) return unknown(`usage: --crit-days (${critDays}) must not exceed --warn-days (${warnDays})`);
+  if (maxSyncLagMs === undefined) return unknown(`usage: --max-sync-lag must be a duration like 2m, not "${o.maxSyncLag}"`);
+  if (timeoutMs === undefined || timeoutMs <= 0) return unknown(`usage: --timeout must be a duration like 10s, not "${o.timeout}"`);
+  let url: URL;
+  try {
+    url = healthUrl(o.url);
+  } catch {
+    return unknown(`usage: --url must be a URL like http://127.0.0.1:8141, not "${o.url}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return unknown(`usage: --url must start with http:// or https://`);
+  let token: string | undefined;
+  if (o.tokenFile) {
+    try {
+      token = readFileSync(o.tokenFile, "utf8").trim();
+    } catch (err) {
+      return unknown(`cannot read token file ${o.tokenFile}: ${errnoText(err) ?? String(err)}`);
+    }
+  }
+  const report = await fetchReport(url, { timeoutMs, ...(token ? { token } : {}) });
+  if (typeof report === "string") return unknown(report);
+  return classifyReport(report, { warnDays, critDays, maxSyncLagMs }, new Date());
 }

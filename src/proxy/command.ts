@@ -1,47 +1,7 @@
-// `puppet-ha proxy -c FILE`: run the balancer, its admin listener and (with a sync section) the
-// in-process sync until SIGTERM/SIGINT; SIGHUP reloads the config file (a bad one is logged and
-// the running config kept).
+// `puppet-ha proxy -c FILE`: the command's definition only; its implementation (./run.ts, with
+// express, undici, http-proxy-3, prom-client...) is loaded when the command runs, so that other
+// commands (twitch on every node) do not carry it.
 import type { Command } from "commander";
-import { configPath, loadConfigFile } from "../config/load.js";
-import { UsageError } from "../errors.js";
-import { createLogger } from "../log.js";
-import { createAccessLogger } from "./access-log.js";
-import { ProxyRuntime } from "./runtime.js";
-
-export async function runProxy(file: string): Promise<void> {
-  const cfg = loadConfigFile(file);
-  if (!cfg.proxy) throw new UsageError(`${file} has no proxy section`);
-  const log = createLogger(cfg.log);
-  const accessLog = createAccessLogger(cfg.log, log);
-  const rt = await ProxyRuntime.start({ config: cfg, log, accessLog });
-
-  const onHup = () => {
-    try {
-      const next = loadConfigFile(file);
-      if (!next.proxy) throw new UsageError(`${file} has no proxy section`);
-      rt.reload(next);
-      log.level = next.log.level;
-      accessLog.level = next.log.level;
-    } catch (err) {
-      log.error({ err: err instanceof Error ? err.message : String(err), problems: (err as { problems?: unknown }).problems }, "config reload refused; keeping the running config");
-    }
-  };
-  process.on("SIGHUP", onHup);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "stopping: draining in-flight requests");
-      process.off("SIGHUP", onHup);
-      void rt.stop().then(() => {
-        accessLog.flush();
-        resolve();
-      });
-    };
-    // `on`, not `once`: execa's signal-exit handler (installed while an in-process rsync runs)
-    // re-raises the signal when no other listener is left, which would kill us mid-pass.
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
-  });
-}
 
 export function registerProxyCommand(program: Command): void {
   program
@@ -49,6 +9,8 @@ export function registerProxyCommand(program: Command): void {
     .description("run the HTTPS balancer (CA pool with hot standby, compile masters), its admin listener and in-process sync")
     .option("-c, --config <file>", "config file (default: $PUPPET_HA_CONFIG or /etc/puppet-ha/puppet-ha.yaml)")
     .action(async (opts: { config?: string }) => {
+      const { configPath } = await import("../config/load.js");
+      const { runProxy } = await import("./run.js");
       await runProxy(configPath(opts.config));
     });
 }

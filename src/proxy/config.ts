@@ -49,6 +49,8 @@ export const proxySection = z.strictObject({
   }),
   health: z.strictObject({
     interval: duration({ min: 50 }).prefault("1s"),
+    // 1s, not less: a false CA failover costs a serial gap and a failback, and a puppetserver in
+    // a GC pause can be slow to answer. A hung backend is down within interval + fall × timeout.
     timeout: duration({ min: 10 }).prefault("1s"),
     rise: positiveInt().default(2),
     fall: positiveInt().default(2),

@@ -1,5 +1,7 @@
 // Health checks. Active: a GET on every backend each interval (first one at start), rise/fall
 // counted; the only thing that brings a backend back. Passive: real traffic failures only eject.
+// Checks run on a fixed cadence from their start, and faster while an up backend is failing
+// (haproxy's `fastinter`), so a hung backend is down within interval + fall × timeout.
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { realScheduler, type Scheduler } from "./arbiter.js";
@@ -14,6 +16,16 @@ export interface CheckParams {
 
 /** One check: resolves with "" when healthy, else a short reason. Must settle within timeoutMs. */
 export type Probe = (url: string, timeoutMs: number) => Promise<string>;
+
+/**
+ * How long after a check's start the next one is due. While an up backend is failing (but not
+ * yet down) the next check follows at min(interval, timeout), like haproxy's `fastinter`: a hung
+ * backend then costs fall × timeout after the first failed check, not fall × (timeout + interval).
+ */
+export function nextCheckDelay(b: Backend, p: Pick<CheckParams, "interval" | "timeout">): number {
+  const failingWhileUp = b.state === "up" && b.checkFailures > 0;
+  return failingWhileUp ? Math.min(p.interval, p.timeout) : p.interval;
+}
 
 /**
  * The state a check result leads to, or undefined for no change. The first result decides at
@@ -121,6 +133,8 @@ export class HealthChecker {
     const next = applyCheck(b, reason === "", this.params);
     // The pool's listeners log the change.
     if (next) t.pool.setState(b.name, next, next === "up" ? "active check passed" : `active check: ${reason}`);
-    this.cancels.set(b, this.sched.setTimeout(() => void this.check(t, b), this.params.interval));
+    // Due from this check's start; one that overran its slot is followed at once, never doubled.
+    const wait = Math.max(0, started + nextCheckDelay(b, this.params) - this.sched.now());
+    this.cancels.set(b, this.sched.setTimeout(() => void this.check(t, b), wait));
   }
 }

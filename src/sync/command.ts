@@ -1,22 +1,6 @@
-// `puppet-ha sync -c FILE [--once]`: the sync agent on a CA host. Long-running by default (status
-// API, schedule, watch); `--once` runs one guarded pass per destination for system cron, exit 0
-// when all are in sync, otherwise exit 1 with one line naming each failure.
+// `puppet-ha sync -c FILE [--once]`: the command's definition only; the sync agent itself
+// (./run.ts, with execa, chokidar, node-cron, express) is loaded when the command runs.
 import type { Command } from "commander";
-import type { Server } from "node:http";
-import { configPath, loadConfigFile } from "../config/load.js";
-import { formatListen } from "../config/units.js";
-import { ListenError, PuppetHaError, UsageError } from "../errors.js";
-import { createLogger } from "../log.js";
-import { createSyncApi } from "./api.js";
-import { httpArbiter } from "./arbiter.js";
-import { createSyncService } from "./service.js";
-
-/** One line for a failed `--once`. */
-export class SyncFailedError extends PuppetHaError {
-  constructor(message: string) {
-    super("E_SYNC_FAILED", message);
-  }
-}
 
 export function registerSyncCommand(program: Command): void {
   program
@@ -25,59 +9,7 @@ export function registerSyncCommand(program: Command): void {
     .option("-c, --config <file>", "config file (default: $PUPPET_HA_CONFIG or /etc/puppet-ha/puppet-ha.yaml)")
     .option("--once", "one guarded pass per destination, then exit: 0 and silent when in sync, 1 and one line when diverged or failed")
     .action(async (opts: { config?: string; once?: boolean }) => {
-      const file = configPath(opts.config);
-      const cfg = loadConfigFile(file);
-      const sync = cfg.sync;
-      if (!sync) throw new UsageError(`${file} has no sync section`);
-      if (!sync.arbiter) throw new UsageError(`${file}: sync.arbiter is required by puppet-ha sync (the proxy's admin API)`);
-      // --once is for system cron, which mails any output: nothing on success, one line on
-      // failure; log.level debug or trace still shows the pass logs (on stderr).
-      const verbose = cfg.log.level === "debug" || cfg.log.level === "trace";
-      const log = opts.once
-        ? createLogger({ ...cfg.log, level: verbose ? cfg.log.level : "silent" }, process.stderr)
-        : createLogger(cfg.log, process.stdout);
-      const service = createSyncService({
-        config: sync,
-        arbiter: httpArbiter({ url: sync.arbiter.url, ...(sync.arbiter.tokenFile ? { tokenFile: sync.arbiter.tokenFile } : {}) }),
-        log,
-      });
-      if (service.destinations.length === 0) throw new UsageError(`${file}: this agent writes into no cadir (sync.writeInto is empty and no cadir is local)`);
-
-      if (opts.once) {
-        const reports = await service.requestPass(undefined, "once");
-        await service.stop();
-        const failed = reports.filter((r) => !r.ok);
-        if (failed.length > 0) {
-          throw new SyncFailedError(failed.map((r) => `sync ${r.destination}: ${r.result}: ${(r.error?.message ?? r.result).split("\n")[0]}`).join("; "));
-        }
-        return;
-      }
-
-      const app = createSyncApi(service, sync.arbiter.tokenFile ? { tokenFile: sync.arbiter.tokenFile } : {});
-      const server = await new Promise<Server>((resolve, reject) => {
-        const s = app.listen(sync.listen.port, sync.listen.host);
-        s.once("listening", () => resolve(s));
-        s.once("error", (err) => reject(new ListenError(`sync API cannot listen on ${formatListen(sync.listen)}: ${err.message}`, { cause: err })));
-      });
-      server.headersTimeout = 10_000;
-      server.requestTimeout = 60_000;
-      const addr = server.address();
-      log.info({ part: "sync", listen: typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : addr, destinations: service.destinations }, "sync agent started");
-      await service.start();
-      // `on`, not `once`: execa's signal-exit handler (installed while an rsync runs) re-raises
-      // the signal when no other listener is left, which would kill us mid-pass.
-      let stop = () => undefined as void;
-      const stopped = new Promise<void>((resolve) => {
-        stop = () => resolve();
-      });
-      process.on("SIGTERM", stop);
-      process.on("SIGINT", stop);
-      await stopped;
-      log.info({ part: "sync" }, "stopping");
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await service.stop();
-      process.off("SIGTERM", stop);
-      process.off("SIGINT", stop);
+      const { runSync } = await import("./run.js");
+      await runSync(opts);
     });
 }

@@ -1,11 +1,6 @@
-// `puppet-ha twitch -c FILE`: serve the run trigger until SIGTERM/SIGINT. SIGHUP reloads the TLS
-// files. On stop the listener closes and a run in flight is waited for (killing puppet mid-run,
-// or leaving it writing to a closed pipe, is worse); a second signal exits at once.
+// `puppet-ha twitch -c FILE`: the command's definition only; the trigger server (./run.ts) is
+// loaded when the command runs. Nothing of the proxy, sync or health parts is loaded for it.
 import type { Command } from "commander";
-import { configPath, loadConfigFile } from "../config/load.js";
-import { createLogger } from "../log.js";
-import { twitchSection } from "./config.js";
-import { startTwitch } from "./server.js";
 
 export function registerTwitchCommand(program: Command): void {
   program
@@ -13,23 +8,7 @@ export function registerTwitchCommand(program: Command): void {
     .description("serve GET|POST /puppet/twitch (trigger a puppet agent run) and GET /puppet/status on this node")
     .option("-c, --config <file>", "config file (default: $PUPPET_HA_CONFIG or /etc/puppet-ha/puppet-ha.yaml)")
     .action(async (opts: { config?: string }) => {
-      const cfg = loadConfigFile(configPath(opts.config));
-      const twitch = cfg.twitch ?? twitchSection.parse({});
-      const log = createLogger(cfg.log).child({ part: "twitch" });
-      const t = await startTwitch(twitch, log);
-      await new Promise<void>((resolve) => {
-        const hup = () => t.reloadTls();
-        const stop = (signal: string) => {
-          process.off("SIGHUP", hup);
-          const running = t.runner.running;
-          log.info({ signal, runInFlight: running?.pid ?? null }, running ? "twitch stopping; waiting for the puppet run in flight" : "twitch stopping");
-          process.once("SIGTERM", () => process.exit(1));
-          process.once("SIGINT", () => process.exit(1));
-          void t.close().then(() => t.runner.idle()).then(resolve);
-        };
-        process.once("SIGTERM", () => stop("SIGTERM"));
-        process.once("SIGINT", () => stop("SIGINT"));
-        process.on("SIGHUP", hup);
-      });
+      const { runTwitch } = await import("./run.js");
+      await runTwitch(opts);
     });
 }

@@ -15,7 +15,7 @@ import { silentLogger } from "../../../src/log.js";
 import { createTwitchApp } from "../../../src/twitch/app.js";
 import { RateLimiter } from "../../../src/twitch/ratelimit.js";
 import { AgentRunner } from "../../../src/twitch/runner.js";
-import { runFleet, type FleetCliOptions } from "../../../src/twitch/fleet/command.js";
+import { runFleet, type FleetCliOptions } from "../../../src/twitch/fleet/run.js";
 import { FleetFailedError } from "../../../src/twitch/errors.js";
 import { cliArgv, repoRoot } from "../../helpers/cli.js";
 import { createTestCa, writePkiFiles } from "../../helpers/pki.js";

@@ -1,0 +1,28 @@
+// What `puppet-ha twitch -c FILE` runs: serve the run trigger until SIGTERM/SIGINT. SIGHUP reloads
+// the TLS files. On stop the listener closes and a run in flight is waited for (killing puppet
+// mid-run, or leaving it writing to a closed pipe, is worse); a second signal exits at once.
+import { configPath, loadConfigFile } from "../config/load.js";
+import { createLogger } from "../log.js";
+import { twitchSection } from "./config.js";
+import { startTwitch } from "./server.js";
+
+export async function runTwitch(opts: { config?: string }): Promise<void> {
+  const cfg = loadConfigFile(configPath(opts.config));
+  const twitch = cfg.twitch ?? twitchSection.parse({});
+  const log = createLogger(cfg.log).child({ part: "twitch" });
+  const t = await startTwitch(twitch, log);
+  await new Promise<void>((resolve) => {
+    const hup = () => t.reloadTls();
+    const stop = (signal: string) => {
+      process.off("SIGHUP", hup);
+      const running = t.runner.running;
+      log.info({ signal, runInFlight: running?.pid ?? null }, running ? "twitch stopping; waiting for the puppet run in flight" : "twitch stopping");
+      process.once("SIGTERM", () => process.exit(1));
+      process.once("SIGINT", () => process.exit(1));
+      void t.close().then(() => t.runner.idle()).then(resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.on("SIGHUP", hup);
+  });
+}
