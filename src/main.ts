@@ -11,6 +11,7 @@ import { registerCheckCommand } from "./health/check-command.js";
 import { registerSyncCommand } from "./sync/command.js";
 import { registerTwitchCommand } from "./twitch/command.js";
 import { registerFleetCommand } from "./twitch/fleet/command.js";
+import { registerDemoCommand } from "./demo/command.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerSyncCommand(program);
   registerTwitchCommand(program);
   registerFleetCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 

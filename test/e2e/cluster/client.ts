@@ -3,11 +3,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { execa } from "execa";
-import { DESCRIPTOR_ENV, type ClusterDescriptor, type FrontEndInfo, type InstanceName, type InstanceStatus } from "./descriptor.js";
-import { runPuppetAgent, type AgentRunOptions, type AgentRunResult } from "./agent.js";
-import { request, type RequestOptions, type SimpleResponse } from "./net.js";
-import type { Signal } from "./puppetserver.js";
-import { detectPuppetSystem } from "./system.js";
+import { DESCRIPTOR_ENV, type ClusterDescriptor, type FrontEndInfo, type InstanceName, type InstanceStatus } from "../../../src/demo/cluster/descriptor.js";
+import { runPuppetAgent, type AgentRunOptions, type AgentRunResult } from "../../../src/demo/cluster/agent.js";
+import { request, type RequestOptions, type SimpleResponse } from "../../../src/demo/cluster/net.js";
+import type { Signal } from "../../../src/demo/cluster/puppetserver.js";
+import { detectPuppetSystem } from "../../../src/demo/cluster/system.js";
 
 export type { AgentRunOptions, AgentRunResult, ClusterDescriptor, FrontEndInfo, InstanceName, InstanceStatus, Signal };
 
@@ -22,9 +22,13 @@ export interface ClusterClient extends ClusterDescriptor {
   /** The live pid of a puppetserver (null when stopped). */
   pid(name: InstanceName): Promise<number | null>;
   currentFrontEnd(): Promise<FrontEndInfo & { pid: number | null }>;
-  /** Stops the front end and starts it again (same port), optionally as another kind or from a given config file. */
-  restartFrontEnd(opts?: { kind?: FrontEndInfo["kind"]; configFile?: string }): Promise<FrontEndInfo & { pid: number | null }>;
-  signalFrontEnd(signal: Signal): Promise<FrontEndInfo & { pid: number | null }>;
+  /**
+   * Stops the front end and starts it again (same port), optionally as another kind, from a given
+   * config file, or with extra environment variables for this start (e.g. `PATH` with fixtures first).
+   */
+  restartFrontEnd(opts?: { kind?: FrontEndInfo["kind"]; configFile?: string; env?: Record<string, string> }): Promise<FrontEndInfo & { pid: number | null }>;
+  /** Signals the front end; HUP makes `puppet-ha proxy` reload its config file. */
+  signalFrontEnd(signal: Signal | "HUP"): Promise<FrontEndInfo & { pid: number | null }>;
   /** `puppet agent -t` for certname through the front end (or opts.server/port). */
   runAgent(certname: string, opts?: AgentRunOptions): Promise<AgentRunResult>;
   /** `puppetserver ca <args> --config <admin puppet.conf>`: the CA CLI through the front end with the pp_cli_auth cert. */

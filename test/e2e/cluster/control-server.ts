@@ -4,14 +4,14 @@
 //   POST /instances/:name/kill?signal=KILL|TERM|STOP|CONT
 //   POST /instances/:name/start             (restart on its existing dirs, wait until ready)
 //   GET  /frontend                          -> FrontEndInfo + pid
-//   POST /frontend/restart  {"kind":"haproxy"|"puppet-ha","configFile"?:string}
-//   POST /frontend/kill?signal=KILL|TERM|STOP|CONT
+//   POST /frontend/restart  {"kind":"haproxy"|"puppet-ha","configFile"?:string,"env"?:{NAME:value}}
+//   POST /frontend/kill?signal=KILL|TERM|STOP|CONT|HUP
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Cluster } from "./cluster.js";
-import type { InstanceName } from "./descriptor.js";
-import type { Signal } from "./puppetserver.js";
-import { LOOPBACK } from "./net.js";
+import type { Cluster } from "../../../src/demo/cluster/cluster.js";
+import type { InstanceName } from "../../../src/demo/cluster/descriptor.js";
+import type { Signal } from "../../../src/demo/cluster/puppetserver.js";
+import { LOOPBACK } from "../../../src/demo/cluster/net.js";
 
 const SIGNALS: Signal[] = ["KILL", "TERM", "STOP", "CONT"];
 
@@ -31,9 +31,9 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   }
 }
 
-function signalParam(url: URL): Signal {
+function signalParam(url: URL, allowed: string[] = SIGNALS): Signal {
   const s = (url.searchParams.get("signal") ?? "KILL").toUpperCase() as Signal;
-  if (!SIGNALS.includes(s)) throw new HttpError(400, `signal must be one of ${SIGNALS.join(", ")}`);
+  if (!allowed.includes(s)) throw new HttpError(400, `signal must be one of ${allowed.join(", ")}`);
   return s;
 }
 
@@ -65,12 +65,17 @@ async function route(cluster: Cluster, req: http.IncomingMessage, readyTimeoutMs
       const kind = body.kind ?? fe?.info.kind ?? "haproxy";
       if (kind !== "haproxy" && kind !== "puppet-ha") throw new HttpError(400, "kind must be haproxy or puppet-ha");
       const configFile = typeof body.configFile === "string" ? body.configFile : undefined;
-      const started = await cluster.restartFrontEnd(kind, configFile);
+      const env = body.env as Record<string, string> | undefined;
+      if (env !== undefined && (typeof env !== "object" || Object.values(env).some((v) => typeof v !== "string"))) {
+        throw new HttpError(400, "env must be an object of strings");
+      }
+      const started = await cluster.restartFrontEnd(kind, configFile, env);
       return { ...started.info, pid: started.pid() };
     }
     if (parts[1] === "kill") {
       if (!fe) throw new HttpError(409, "no front end running");
-      fe.signal(signalParam(url));
+      // HUP too: `puppet-ha proxy` reloads its config file on it.
+      fe.signal(signalParam(url, [...SIGNALS, "HUP"]));
       return { ...fe.info, pid: fe.pid() };
     }
   }

@@ -2,22 +2,22 @@
 // command from scripts/run-tests.mjs) with PUPPET_HA_E2E_CLUSTER set, and ALWAYS tears every
 // server down again (normal exit, failure, SIGINT, SIGTERM), exiting with the tests' code.
 // Usage: node --import tsx test/e2e/cluster/run-with-cluster.ts <node args...>
-//   PUPPET_HA_E2E_FRONTEND=haproxy|puppet-ha (default haproxy), PUPPET_HA_E2E_KEEP=1 keeps the
-//   temp root, PUPPET_HA_E2E_READY_TIMEOUT_MS bounds each readiness wait (default 180000).
+//   PUPPET_HA_E2E_FRONTEND=puppet-ha|haproxy (default puppet-ha), PUPPET_HA_E2E_KEEP=1 keeps the
+//   temp root, PUPPET_HA_E2E_READY_TIMEOUT_MS bounds each readiness wait (default 300000).
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { Cluster } from "./cluster.js";
+import { Cluster } from "../../../src/demo/cluster/cluster.js";
 import { startControlServer } from "./control-server.js";
-import { DESCRIPTOR_ENV } from "./descriptor.js";
-import type { FrontEndKind } from "./frontend.js";
+import { DESCRIPTOR_ENV } from "../../../src/demo/cluster/descriptor.js";
+import type { FrontEndKind } from "../../../src/demo/cluster/frontend.js";
 
 const t0 = Date.now();
 const say = (msg: string) => process.stderr.write(`[e2e-cluster +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 
 async function main(args: string[]): Promise<number> {
   const started = Date.now();
-  const kind = (process.env.PUPPET_HA_E2E_FRONTEND ?? "haproxy") as FrontEndKind;
+  const kind = (process.env.PUPPET_HA_E2E_FRONTEND ?? "puppet-ha") as FrontEndKind;
   if (kind !== "haproxy" && kind !== "puppet-ha") {
     say(`PUPPET_HA_E2E_FRONTEND must be haproxy or puppet-ha, not "${String(kind)}"`);
     return 2;

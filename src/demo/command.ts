@@ -1,0 +1,110 @@
+// `puppet-ha demo`: the whole system on loopback with real puppetservers (install what is missing,
+// build or reuse the cluster in a state dir, run a first agent, then serve or play a scenario).
+import type { Command } from "commander";
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import { PuppetHaError, UsageError } from "../errors.js";
+import { detectPuppetSystem } from "./cluster/system.js";
+import { DEMO_NODE, Demo } from "./demo-cluster.js";
+import { describeRun, serveUntil, whatToTry } from "./interactive.js";
+import { checkPortsFree, demoPorts, ensurePackages } from "./preflight.js";
+import { Progress } from "./progress.js";
+import { runFailoverStory } from "./scenario.js";
+
+export const DEFAULT_STATE_DIR = "/var/lib/puppet-ha-demo";
+
+interface DemoFlags {
+  stateDir: string;
+  basePort?: string;
+  scenario?: string;
+  readyTimeout: string;
+}
+
+function parseFlags(f: DemoFlags): { stateDir: string; base: number | undefined; scenario: "failover" | undefined; readyTimeoutMs: number } {
+  if (f.scenario !== undefined && f.scenario !== "failover") throw new UsageError(`--scenario must be "failover", not "${f.scenario}"`);
+  const base = f.basePort === undefined ? undefined : Number(f.basePort);
+  const ready = Number(f.readyTimeout);
+  if (!Number.isFinite(ready) || ready < 10) throw new UsageError(`--ready-timeout must be a number of seconds (at least 10), not "${f.readyTimeout}"`);
+  return { stateDir: resolve(f.stateDir), base, scenario: f.scenario, readyTimeoutMs: ready * 1000 };
+}
+
+/** The first of SIGINT, SIGTERM, SIGHUP; `stop` tells whether one came. */
+function watchSignals(): { stopped: Promise<NodeJS.Signals>; stop: () => boolean; dispose: () => void } {
+  let got: NodeJS.Signals | undefined;
+  let resolveStop: (s: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<NodeJS.Signals>((r) => { resolveStop = r; });
+  const on = (sig: NodeJS.Signals) => {
+    if (got) return;
+    got = sig;
+    process.stdout.write(`\n${sig}: stopping everything the demo started\n`);
+    resolveStop(sig);
+  };
+  const sigs = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const s of sigs) process.on(s, on);
+  return { stopped, stop: () => got !== undefined, dispose: () => { for (const s of sigs) process.off(s, on); } };
+}
+
+export async function runDemo(flags: DemoFlags): Promise<number> {
+  const o = parseFlags(flags);
+  const progress = new Progress();
+  const say = (line: string) => progress.line(line);
+  await ensurePackages(say);
+  let sys;
+  try {
+    sys = detectPuppetSystem({ haproxy: false });
+  } catch (err) {
+    throw new PuppetHaError("E_SYSTEM", (err as Error).message);
+  }
+  const ports = demoPorts(o.base);
+  await checkPortsFree(ports);
+  await mkdir(o.stateDir, { recursive: true, mode: 0o750 }).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot create the state dir ${o.stateDir} (${err.code ?? err.message}): run as root or pass --state-dir DIR`);
+  });
+  const signals = watchSignals();
+  const demo = await Demo.create({
+    stateDir: o.stateDir, ports, sys, readyTimeoutMs: o.readyTimeoutMs, withTwitch: o.scenario === undefined,
+    onInstance: (name, event) => progress.instance(name, event),
+  });
+  try {
+    say(`starting ca1, ca2, m1, m2 and the proxy in ${o.stateDir} (JVMs need 30-90 s)`);
+    const started = demo.start().then(() => "started" as const, (err: Error) => {
+      throw new PuppetHaError("E_DEMO", `${err.message}\n(every instance logs under ${o.stateDir}/<name>/log/; --ready-timeout raises the wait)`, { cause: err });
+    });
+    started.catch(() => undefined);
+    if ((await Promise.race([started, signals.stopped])) !== "started") return 130;
+    progress.done();
+    say(`first agent run: ${DEMO_NODE} through the proxy`);
+    const first = await demo.agent(DEMO_NODE);
+    say(`${DEMO_NODE}: ${describeRun(first)}`);
+    if (first.exitCode !== 0 && first.exitCode !== 2) {
+      process.stdout.write(`${first.stderr.trim().split("\n").slice(-5).join("\n")}\n`);
+      if (o.scenario) throw new PuppetHaError("E_DEMO", `the first agent run failed (exit ${first.exitCode})`);
+    }
+    if (o.scenario === "failover") {
+      const code = await runFailoverStory(demo, say, signals.stop);
+      return signals.stop() ? 130 : code;
+    }
+    process.stdout.write(whatToTry(demo, first));
+    await serveUntil(signals.stopped, demo, say);
+    return 0;
+  } finally {
+    progress.done();
+    await demo.stop();
+    signals.dispose();
+    say("stopped");
+  }
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command("demo")
+    .description("run the whole system on loopback with real puppetservers: two CAs, two compile masters, the proxy, a twitch")
+    .option("--state-dir <dir>", "where the cluster lives; a second run reuses its CA state", DEFAULT_STATE_DIR)
+    .option("--base-port <n>", "ports n (proxy), n+1 (admin), n+2 (twitch), n+3..n+6 (m1, m2, ca1, ca2); default 8140, 8141, 2023, 18140-18143")
+    .option("--scenario <name>", "play a story unattended, print a summary and exit: failover (kill the primary CA, enrol on the standby, fail back; exit 0 only if nothing was lost)")
+    .option("--ready-timeout <seconds>", "how long each puppetserver may take to start", "300")
+    .action(async (flags: DemoFlags) => {
+      const code = await runDemo(flags);
+      if (code !== 0) process.exitCode = code;
+    });
+}

@@ -1,0 +1,138 @@
+// The demo's whole system in a kept state dir: the cluster of src/demo/cluster with `puppet-ha
+// proxy` in front (sync in-process, admin token), a twitch for one demo node, and its first run.
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { stringify } from "yaml";
+import { runPuppetAgent, agentDirs, type AgentRunResult } from "./cluster/agent.js";
+import { Cluster, FRONT_END_HOST } from "./cluster/cluster.js";
+import { packageRoot, selfCliArgv } from "./cluster/frontend.js";
+import { LOOPBACK, pollUntil, request } from "./cluster/net.js";
+import type { PuppetSystem } from "./cluster/system.js";
+import type { DemoPorts } from "./preflight.js";
+
+export const DEMO_NODE = "demo-node";
+
+export interface DemoOptions {
+  stateDir: string;
+  ports: DemoPorts;
+  sys: PuppetSystem;
+  readyTimeoutMs: number;
+  withTwitch: boolean;
+  onInstance: (name: string, event: "starting" | "ready") => void;
+}
+
+/** What the demo's /health says about the CA (tolerant: the admin app's shape is still growing). */
+export interface CaView {
+  active: string | undefined;
+  epoch: number | undefined;
+  failbackState: string | undefined;
+  body: Record<string, unknown> | undefined;
+}
+
+export class Demo {
+  twitch: { pid: number | null; url: string; tokenFile: string; child: ResultPromise } | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(readonly cluster: Cluster, readonly opts: DemoOptions) {}
+
+  get adminUrl(): string { return `http://${LOOPBACK}:${this.opts.ports.admin}`; }
+  get adminTokenFile(): string { return this.cluster.frontEnd?.info.adminTokenFile ?? join(this.cluster.root, "frontend", "admin.token"); }
+  get proxyLog(): string { return this.cluster.frontEnd?.info.logFile ?? join(this.cluster.root, "frontend", "puppet-ha.log"); }
+
+  /** Writes every instance's config into the state dir (nothing runs yet: stop() works from here on). */
+  static async create(opts: DemoOptions): Promise<Demo> {
+    const cluster = await Cluster.create({
+      frontEnd: "puppet-ha", root: opts.stateDir, ports: opts.ports, system: opts.sys,
+      readyTimeoutMs: opts.readyTimeoutMs, onInstance: opts.onInstance,
+    });
+    return new Demo(cluster, opts);
+  }
+
+  /** Starts every JVM and the proxy (CA state in the state dir is reused), then the twitch. */
+  async start(): Promise<void> {
+    await this.cluster.start();
+    if (this.opts.withTwitch) await this.startTwitch();
+  }
+
+  /** `puppet agent -t` for certname through the proxy, isolated under <state>/agents/<certname>. */
+  agent(certname: string, timeoutMs = 180_000): Promise<AgentRunResult> {
+    return runPuppetAgent(this.opts.sys.puppet, this.cluster.agentsDir, certname, FRONT_END_HOST, this.opts.ports.frontEnd, { timeoutMs });
+  }
+
+  async caView(): Promise<CaView> {
+    const r = await request(`${this.adminUrl}/health`, { timeoutMs: 3000 }).catch(() => undefined);
+    let body: Record<string, unknown> | undefined;
+    try {
+      body = r ? JSON.parse(r.body) as Record<string, unknown> : undefined;
+    } catch {
+      body = undefined;
+    }
+    const arbiter = (body?.arbiter ?? {}) as { active?: unknown; epoch?: unknown; failback?: { state?: unknown } };
+    return {
+      active: typeof arbiter.active === "string" ? arbiter.active : undefined,
+      epoch: typeof arbiter.epoch === "number" ? arbiter.epoch : undefined,
+      failbackState: typeof arbiter.failback?.state === "string" ? arbiter.failback.state : undefined,
+      body,
+    };
+  }
+
+  /** A twitch for the demo node with a bearer token, running the agent against the proxy. */
+  private async startTwitch(): Promise<void> {
+    const dir = join(this.cluster.root, "twitch");
+    await mkdir(dir, { recursive: true });
+    const tokenFile = join(dir, "twitch.token");
+    if (!existsSync(tokenFile)) await writeFile(tokenFile, randomBytes(24).toString("hex") + "\n", { mode: 0o600 });
+    const d = agentDirs(this.cluster.agentsDir, DEMO_NODE);
+    for (const p of [d.confdir, d.vardir, d.ssldir, d.publicdir, d.rundir, d.logdir]) await mkdir(p, { recursive: true });
+    const port = String(this.opts.ports.frontEnd);
+    const configFile = join(dir, "twitch.yaml");
+    await writeFile(configFile, stringify({
+      twitch: {
+        listen: `${LOOPBACK}:${this.opts.ports.twitch}`,
+        auth: { tokenFile },
+        puppet: {
+          command: [this.opts.sys.puppet],
+          args: [
+            "--confdir", d.confdir, "--vardir", d.vardir, "--ssldir", d.ssldir, "--publicdir", d.publicdir,
+            "--rundir", d.rundir, "--logdir", d.logdir, "--certname", DEMO_NODE,
+            "--server", FRONT_END_HOST, "--ca_server", FRONT_END_HOST, "--serverport", port, "--ca_port", port,
+          ],
+          timeout: "5m",
+        },
+      },
+      log: { level: "info", format: "json" },
+    }));
+    const log = { file: join(dir, "twitch.log"), append: true } as const;
+    const [node, pre] = selfCliArgv();
+    this.opts.onInstance("twitch", "starting");
+    const child = execa(node, [...pre, "twitch", "-c", configFile], { cwd: packageRoot, stdin: "ignore", stdout: log, stderr: log, reject: false });
+    let exited: string | undefined;
+    void child.then((r) => { exited = `exited (${String(r.exitCode ?? r.signal)}), see ${log.file}`; });
+    const url = `http://${LOOPBACK}:${this.opts.ports.twitch}`;
+    this.twitch = { pid: child.pid ?? null, url, tokenFile, child };
+    const token = (await readFile(tokenFile, "utf8")).trim();
+    await pollUntil(`twitch on ${url}`, async () => {
+      const r = await request(`${url}/puppet/status`, { headers: { Authorization: `Bearer ${token}` }, timeoutMs: 2000 });
+      return r.status === 200 ? true : undefined;
+    }, { timeoutMs: 60_000, abort: () => exited });
+    this.opts.onInstance("twitch", "ready");
+  }
+
+  /** Stops the twitch and every server the demo started, by their PIDs (idempotent). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const t = this.twitch?.child;
+      if (t && t.exitCode === null && t.signalCode === null) {
+        t.kill("SIGTERM");
+        const timer = setTimeout(() => t.kill("SIGKILL"), 10_000);
+        await t.catch(() => undefined);
+        clearTimeout(timer);
+      }
+      await this.cluster.stop();
+    })();
+    return this.stopping;
+  }
+}
