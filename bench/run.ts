@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { execa } from "execa";
 import type { BenchContext, ScenarioResult } from "./lib/context.js";
 import { writeFakes } from "./lib/fakes.js";
 import { puppetHaCli, repoRoot } from "./lib/frontends.js";
@@ -47,6 +48,9 @@ async function main(): Promise<number> {
   const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
   for (const s of only ?? []) if (!(s in SCENARIOS)) throw new Error(`unknown scenario "${s}" (one of ${ORDER.join(", ")})`);
   const chosen = ORDER.filter((s) => (only ? only.includes(s) : s !== "agents" || values["with-puppetserver"]));
+  // The reference systems and the load generator come from Debian; the repo's install script
+  // skips what is already there (and says what to run when not root).
+  await execa("bash", [join(repoRoot, "scripts", "install-system-deps.sh"), "haproxy", "nginx", "wrk"], { stdio: "inherit" });
   installTeardown();
   const started = new Date();
   const t0 = Date.now();
