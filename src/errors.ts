@@ -76,6 +76,13 @@ export class UpstreamError extends PuppetHaError {
   }
 }
 
+/** CA writes already sent to the active CA did not finish in time (a failback must not switch then). */
+export class WritesInFlightError extends PuppetHaError {
+  constructor(count: number, ms: number, why?: string) {
+    super("E_WRITES_IN_FLIGHT", why ?? `${count} CA write(s) still in flight on the active CA after ${ms} ms`);
+  }
+}
+
 /** A bind or listen failure (address in use, not allowed). */
 export class ListenError extends PuppetHaError {
   constructor(message: string, options?: { cause?: unknown }) {

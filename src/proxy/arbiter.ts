@@ -1,7 +1,7 @@
 // The CA arbiter: which CA worker is active and at what epoch, failover to the first usable
 // standby, and the write hold (`hold writes -> async step -> switch -> release`) that failover,
 // admin switches and the later guarded failback are all built on.
-import { NoHealthyBackendError, StateError } from "../errors.js";
+import { NoHealthyBackendError, StateError, WritesInFlightError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ArbiterState, ArbiterStore } from "./state-store.js";
 
@@ -18,6 +18,9 @@ export const realScheduler: Scheduler = {
     return () => clearTimeout(t);
   },
 };
+
+/** A write abandoned (no answer) this recently makes a failback's final pull unsafe. */
+export const ABANDONED_SETTLE_MS = 10_000;
 
 export interface PromotionEvent {
   from: string;
@@ -64,6 +67,10 @@ export interface ArbiterSnapshot {
 export class Arbiter {
   private state: ArbiterState;
   private holds = 0;
+  private writesInFlight = 0;
+  private drainWaiters: (() => void)[] = [];
+  /** When a CA write last ended without its answer (the CA may have finished it after). */
+  private lastAbandonedAt = -Infinity;
   private waiters: Waiter[] = [];
   private readWaiters: Waiter[] = [];
   private readonly hooks: PromotionHook[] = [];
@@ -121,6 +128,49 @@ export class Arbiter {
         reject(new NoHealthyBackendError("ca", `CA ${write ? "write" : "read"} held ${this.opts.holdMs} ms without an active CA`));
       }, this.opts.holdMs);
       (write ? this.waiters : this.readWaiters).push(w);
+    });
+  }
+
+  /** A CA write was sent to the active CA (counted until its exchange ends, see writesDrained). */
+  writeStarted(): void {
+    this.writesInFlight++;
+  }
+
+  /** `abandoned`: the write reached the CA but ended without its answer. */
+  writeEnded(abandoned = false): void {
+    if (abandoned) this.lastAbandonedAt = this.sched.now();
+    this.writesInFlight = Math.max(0, this.writesInFlight - 1);
+    if (this.writesInFlight > 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Resolves once no CA write is in flight; call it with writes held, before copying the active
+   * CA's dir. A write already sent (a CSR being autosigned) changes the cadir until it answers:
+   * a final pull taken before it ends would miss that certificate, and the next CA would issue
+   * its serial again. Rejects with WritesInFlightError after ms, and also when a write ended
+   * without its answer within ABANDONED_SETTLE_MS (the proxy gave up on it, but the CA may still
+   * be signing: pulling now is not safe; a later attempt is). Failover does not wait: its old
+   * active is dead or hung, and the serial gap covers what it may have issued.
+   */
+  writesDrained(ms: number): Promise<void> {
+    const settled = () => this.sched.now() - this.lastAbandonedAt >= ABANDONED_SETTLE_MS;
+    if (this.writesInFlight === 0) {
+      return settled() ? Promise.resolve() : Promise.reject(new WritesInFlightError(0, 0, "a CA write ended without its answer moments ago"));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        cancel();
+        if (settled()) resolve();
+        else reject(new WritesInFlightError(0, ms, "a CA write ended without its answer while writes were held"));
+      };
+      const cancel = this.sched.setTimeout(() => {
+        this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
+        reject(new WritesInFlightError(this.writesInFlight, ms));
+      }, ms);
+      this.drainWaiters.push(done);
     });
   }
 

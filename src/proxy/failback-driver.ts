@@ -142,7 +142,11 @@ export class FailbackDriver {
           // The epoch the final pull is made for must still be the arbiter's (nothing switched meanwhile).
           const before = switchRefusal({ pulledFor: epoch, report: { epoch, result: "in-sync" }, epochNow: arbiter.epoch, activeNow: arbiter.active, activeBefore: from, primaryUp: this.o.primaryHealth().up });
           if (before) throw new Abort(before);
-          final = await p.pull(epoch, true, this.o.finalTimeoutMs());
+          // Writes already sent to the active CA must finish first, or the final pull could miss
+          // a certificate being signed right now (seen in the demo: a serial issued twice).
+          const budget = this.o.finalTimeoutMs();
+          await arbiter.writesDrained(budget);
+          final = await p.pull(epoch, true, Math.max(1, budget - (this.o.scheduler.now() - t0)));
           const why = switchRefusal({ pulledFor: epoch, report: final, epochNow: arbiter.epoch, activeNow: arbiter.active, activeBefore: from, primaryUp: this.o.primaryHealth().up });
           if (why) throw new Abort(why);
           return await arbiter.switchTo(primary, FAILBACK_REASON);

@@ -58,6 +58,8 @@ export class Exchange implements Waiting {
   private responded = false;
   private tried: Set<Backend> | undefined;
   private bodyBytes = 0;
+  /** This exchange counts as a CA write in flight on the arbiter (see sendCa). */
+  private countedWrite = false;
   private readonly idempotent: boolean;
   private readonly headers: string[];
   readonly startBytes: number;
@@ -124,11 +126,20 @@ export class Exchange implements Waiting {
     } catch (err) {
       return this.failWith(err as PuppetHaError);
     }
-    if (typeof name === "string") return this.send(this.ctx.ca.get(name) as Upstream);
+    if (typeof name === "string") return this.sendCa(name);
     name.then(
-      (n) => this.send(this.ctx.ca.get(n) as Upstream),
+      (n) => this.sendCa(n),
       (err: PuppetHaError) => this.failWith(err),
     );
+  }
+
+  /** CA traffic: a write is counted as in flight on the arbiter from here to the end of the exchange. */
+  private sendCa(name: string): void {
+    if (this.route.caWrite && !this.countedWrite && !this.res.destroyed) {
+      this.countedWrite = true;
+      this.ctx.arbiter.writeStarted();
+    }
+    this.send(this.ctx.ca.get(name) as Upstream);
   }
 
   private send(b: Upstream): void {
@@ -276,6 +287,11 @@ export class Exchange implements Waiting {
   clientClosed(): void {
     if (!this.res.writableFinished) this.abortUpstream();
     else this.release();
+    if (this.countedWrite) {
+      this.countedWrite = false;
+      // Connected but no answer (timeout, reset, client gone): the CA may still be writing.
+      this.ctx.arbiter.writeEnded(this.connected && !this.responded);
+    }
     this.ctx.accessLog?.(this);
   }
 }

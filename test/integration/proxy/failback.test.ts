@@ -154,3 +154,32 @@ test("a failback whose epoch went stale during the pull is refused; nothing swit
   assert.equal(ha.rt.proxy.arbiter.epoch, 9);
   assert.match((await health(ha)).report.arbiter.failback.state, /^aborted: /);
 });
+
+test("failback waits for a CA write already in flight on the standby: the final pull includes its certificate (no serial twice)", async (t) => {
+  const ha = await startHa(t, { responseTimeout: "10s" });
+  await until(() => ha.rt.sync!.status().destinations.ca2?.lastSuccess !== null, 10_000, "first pass into ca2");
+  await failOver(ha);
+  ha.ca1.healthy = true;
+  await until(() => ha.rt.proxy.ca.get("ca1")!.state === "up", 5000, "ca1 up");
+  // The standby autosigns a CSR that reached it before the failback's write hold began; the
+  // signing finishes (files written, then the answer) 1.5 s into the hold, as a slow CA would.
+  let signed: string | undefined;
+  ha.ca2.handler = (req, res) => {
+    req.resume();
+    void until(() => ha.rt.proxy.arbiter.holding, 20_000, "failback write hold").then(() => setTimeout(() => {
+      signed = signOn(ha, ha.dir2, "node9").serial;
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("signed");
+    }, 1500));
+  };
+  const write = call(ha.port, { method: "PUT", path: "/puppet-ca/v1/certificate_request/node9", body: "CSR9" });
+  await until(() => ha.ca2.seen.some((s) => s.method === "PUT"), 5000, "the CSR reached ca2");
+  const r = await admin(ha, "POST", "/api/ca/failback", TOKEN);
+  assert.equal(r.status, 200, r.text);
+  assert.equal((await write).status, 200);
+  assert.ok(signed, "ca2 signed node9");
+  assert.ok(existsSync(join(ha.dir1, "signed", "node9.pem")), "the primary got the certificate signed during the hold");
+  assert.match(readFileSync(join(ha.dir1, "inventory.txt"), "utf8"), new RegExp(`^${signed} .* /CN=node9$`, "m"));
+  assert.equal(parseInt(serialOf(ha.dir1), 16), parseInt(signed, 16) + 1, "the primary's next serial is above the one the standby issued");
+  assert.ok((r.json.result as { writePauseMs: number }).writePauseMs >= 1000, "the pause covered the write in flight");
+});

@@ -36,6 +36,8 @@ export interface HaOptions {
   admin?: Record<string, unknown>;
   /** Number of compile masters (default 1). */
   masters?: number;
+  /** proxy.timeouts.response (default 2s). */
+  responseTimeout?: string;
 }
 
 export interface Ha {
@@ -85,7 +87,7 @@ export async function startHa(t: TestContext, o: HaOptions = {}): Promise<Ha> {
       },
       masters: { workers: masters.map((m) => ({ name: m.name, url: m.url })) },
       health: { interval: "50ms", timeout: "2s", rise: 1, fall: 1 },
-      timeouts: { connect: "300ms", response: "2s", shutdown: "2s" },
+      timeouts: { connect: "300ms", response: o.responseTimeout ?? "2s", shutdown: "2s" },
       stateDir: join(root, "state"),
       accessLog: false,
     },

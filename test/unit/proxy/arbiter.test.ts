@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Arbiter } from "../../../src/proxy/arbiter.js";
+import { ABANDONED_SETTLE_MS, Arbiter } from "../../../src/proxy/arbiter.js";
 import { FileArbiterStore, MemoryArbiterStore } from "../../../src/proxy/state-store.js";
-import { FencedError, NoHealthyBackendError, StateError } from "../../../src/errors.js";
+import { FencedError, NoHealthyBackendError, StateError, WritesInFlightError } from "../../../src/errors.js";
 import { FakeClock, flush } from "./fake-clock.js";
 
 function setup(opts: { workers?: string[]; up?: string[]; store?: MemoryArbiterStore } = {}) {
@@ -238,4 +238,38 @@ test("only a standby proven up is promoted; an unchecked one is waited for", asy
   arbiter.workerUp("ca2");
   await flush();
   assert.equal(arbiter.active, "ca2");
+});
+
+test("writesDrained waits for CA writes already sent to the active CA, and times out with a typed error", async () => {
+  const clock = new FakeClock();
+  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], store: new MemoryArbiterStore(), isUsable: () => true, holdMs: 1000, scheduler: clock });
+  await arbiter.writesDrained(100); // nothing in flight: at once
+  arbiter.writeStarted();
+  arbiter.writeStarted();
+  let drained = false;
+  const p = arbiter.writesDrained(500).then(() => { drained = true; });
+  arbiter.writeEnded();
+  await flush();
+  assert.equal(drained, false, "one write is still in flight");
+  arbiter.writeEnded();
+  await p;
+  assert.equal(drained, true);
+
+  arbiter.writeStarted();
+  const late = arbiter.writesDrained(500);
+  clock.advance(500);
+  await assert.rejects(late, (e: Error) => e instanceof WritesInFlightError && /1 CA write\(s\) still in flight on the active CA after 500 ms/.test(e.message));
+  arbiter.writeEnded();
+});
+
+test("a CA write that ended without its answer makes writesDrained refuse until ABANDONED_SETTLE_MS have passed", async () => {
+  const clock = new FakeClock();
+  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], store: new MemoryArbiterStore(), isUsable: () => true, holdMs: 1000, scheduler: clock });
+  arbiter.writeStarted();
+  const waiting = arbiter.writesDrained(5000);
+  arbiter.writeEnded(true); // the proxy timed out on it; the CA may still be signing
+  await assert.rejects(waiting, (e: Error) => e instanceof WritesInFlightError && /ended without its answer/.test(e.message));
+  await assert.rejects(arbiter.writesDrained(5000), WritesInFlightError);
+  clock.advance(ABANDONED_SETTLE_MS);
+  await arbiter.writesDrained(5000);
 });
