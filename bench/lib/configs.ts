@@ -1,9 +1,10 @@
 // Config generators for the three front ends with equivalent settings (TLS with optional client
 // certs checked against the CA and CRL, X-Client-* headers, /puppet-ca/ to the CA pool with a
 // backup, the rest round-robin to the masters), plus the generator-side TLS originator and the
-// cheap nginx backend. The haproxy front end mirrors test/e2e/cluster/haproxy-config.ts, without
+// cheap nginx backend. The haproxy front end is src/demo/cluster/haproxy-config.ts without
 // per-request logging (no front end logs requests in the benchmark).
 import { stringify } from "yaml";
+import { haproxyConfig } from "../../src/demo/cluster/haproxy-config.js";
 import type { BenchPki } from "./pki.js";
 
 export interface Backend {
@@ -30,49 +31,15 @@ export interface HaproxyChecks {
 export const HAPROXY_DEFAULT_CHECKS: HaproxyChecks = { inter: "2s", fall: 3, rise: 2 };
 export const HAPROXY_TUNED_CHECKS: HaproxyChecks = { inter: "1s", fall: 2, rise: 2 };
 
+/** haproxy as the front end under test: the generator the e2e cluster and the demo use. */
 export function haproxyFrontEnd(s: FrontEndSpec, checks: HaproxyChecks): string {
-  const check = `check inter ${checks.inter} fall ${checks.fall} rise ${checks.rise}`;
-  const certHeader = "-----BEGIN%%20CERTIFICATE-----%%0A%[ssl_c_der,base64,url_enc]%%0A-----END%%20CERTIFICATE-----%%0A";
-  const srv = (b: Backend, extra = "") => `    server ${b.name} 127.0.0.1:${b.port} ${check}${extra}`;
-  return `global
-    nbthread 1
-    tune.bufsize 65536
-    maxconn 8000
-
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server ${s.serverTimeout}
-    timeout http-request 30s
-    timeout http-keep-alive 60s
-    retries 3
-    option redispatch 1
-
-frontend puppet
-    bind 127.0.0.1:${s.port} ssl crt ${s.pki.serverPem} ca-file ${s.pki.ca} crl-file ${s.pki.crl} verify optional
-    http-request del-header X-Client-Verify
-    http-request del-header X-Client-DN
-    http-request del-header X-Client-Cert
-    http-request set-header X-Client-Verify NONE unless { ssl_c_used }
-    http-request set-header X-Client-Verify SUCCESS if { ssl_c_used } { ssl_c_verify 0 }
-    http-request set-header X-Client-Verify FAILED:%[ssl_c_verify] if { ssl_c_used } !{ ssl_c_verify 0 }
-    http-request set-header X-Client-DN CN=%[ssl_c_s_dn(cn)] if { ssl_c_used } { ssl_c_verify 0 }
-    http-request set-header X-Client-Cert ${certHeader} if { ssl_c_used } { ssl_c_verify 0 }
-    use_backend puppet_ca if { path_beg /puppet-ca/ }
-    default_backend puppet_masters
-
-backend puppet_ca
-    option httpchk GET /status/v1/simple/ca
-    http-check expect status 200
-${s.caWorkers.map((b, i) => srv(b, i === 0 ? "" : " backup")).join("\n")}
-
-backend puppet_masters
-    balance roundrobin
-    option httpchk GET /status/v1/simple
-    http-check expect status 200
-${s.masters.map((b) => srv(b)).join("\n")}
-`;
+  const at = (b: Backend) => ({ name: b.name, host: "127.0.0.1", port: b.port });
+  return haproxyConfig({
+    bind: { host: "127.0.0.1", port: s.port },
+    certKeyPem: s.pki.serverPem, caFile: s.pki.ca, crlFile: s.pki.crl,
+    caWorkers: s.caWorkers.map(at), masters: s.masters.map(at),
+    check: checks, maxconn: 8000, nbthread: 1, requestLog: false, serverTimeout: s.serverTimeout,
+  });
 }
 
 function nginxPrelude(dir: string): string {
