@@ -16,7 +16,8 @@ export interface Identity {
 }
 
 const kIdentity = Symbol("puppet-ha.identity");
-type Tagged = TLSSocket & { [kIdentity]?: Identity };
+const kRefused = Symbol("puppet-ha.refused");
+type Tagged = TLSSocket & { [kIdentity]?: Identity; [kRefused]?: true };
 
 /** Decide a fresh TLS connection's identity. `refuse` is set for a presented cert that failed. */
 export function identify(socket: TLSSocket): { identity: Identity; refuse?: string } {
@@ -43,6 +44,24 @@ export function identify(socket: TLSSocket): { identity: Identity; refuse?: stri
   }
   (socket as Tagged)[kIdentity] = identity;
   return { identity };
+}
+
+/**
+ * Mark a connection refused (its cert failed verification or is revoked). Destroying the socket is
+ * not enough: with TLS 1.3 the client's first requests arrive with its Finished message, and the
+ * HTTP parser may already have parsed several pipelined ones.
+ */
+export function refuse(socket: TLSSocket): void {
+  (socket as Tagged)[kRefused] = true;
+}
+
+/**
+ * Whether a request on this socket may be forwarded: identify() ran (fail closed if not) and the
+ * connection was not refused. The request handler checks it before anything is dispatched.
+ */
+export function admitted(socket: unknown): boolean {
+  const s = socket as Tagged;
+  return s[kIdentity] !== undefined && s[kRefused] === undefined;
 }
 
 /** The identity cached on a socket by identify(), if any. */

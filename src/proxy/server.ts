@@ -14,7 +14,7 @@ import type { ProxyConfig } from "./config.js";
 import { CrlRefresher, type CrlFetch } from "./crl-refresh.js";
 import { Exchange, type ForwardContext } from "./forward.js";
 import { HealthChecker, passiveFailure, type Probe } from "./health-check.js";
-import { identify, identityOf } from "./identity.js";
+import { admitted, identify, identityOf, refuse } from "./identity.js";
 import { BackendPool, usable, type BackendInfo } from "./pool.js";
 import { classify } from "./route.js";
 import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapshot.js";
@@ -143,10 +143,11 @@ export class ProxyServer implements ProxySnapshotSource {
 
   /** A new TLS connection: refuse a presented cert that failed verification or is revoked. */
   private accept(socket: TLSSocket): void {
-    const { identity, refuse } = identify(socket);
+    const { identity, refuse: refused } = identify(socket);
     const revoked = identity.serial !== undefined && this.tls.crl.info.revoked.has(identity.serial);
-    if (refuse !== undefined || revoked) {
-      this.log.info({ remote: socket.remoteAddress, certname: identity.certname, reason: refuse ?? "revoked" }, "client certificate refused");
+    if (refused !== undefined || revoked) {
+      this.log.info({ remote: socket.remoteAddress, certname: identity.certname, reason: refused ?? "revoked" }, "client certificate refused");
+      refuse(socket);
       socket.destroy();
       return;
     }
@@ -155,6 +156,11 @@ export class ProxyServer implements ProxySnapshotSource {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    // Requests parsed before (or despite) the refusal at accept(): not one of them is forwarded.
+    if (!admitted(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
     const route = classify(req.method ?? "", req.url ?? "");
     if (!route.ok) {
       const started = process.hrtime.bigint();
@@ -198,7 +204,10 @@ export class ProxyServer implements ProxySnapshotSource {
     const revoked = this.tls.crl.info.revoked;
     for (const s of this.sockets) {
       const serial = identityOf(s)?.serial;
-      if (serial !== undefined && revoked.has(serial)) s.destroy();
+      if (serial !== undefined && revoked.has(serial)) {
+        refuse(s);
+        s.destroy();
+      }
     }
     this.log.info({ crlNumber: this.tls.crl.info.number?.toString(), source: this.tls.crl.source }, "TLS context updated");
   }
