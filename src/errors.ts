@@ -134,3 +134,21 @@ export class BadRequestError extends PuppetHaError {
     this.status = status;
   }
 }
+
+/** The proxy refused a client for its own behaviour (too slow a body, too many requests at once). */
+export class ClientLimitError extends PuppetHaError {
+  readonly status: 408 | 429;
+  constructor(status: 408 | 429, message: string) {
+    super(status === 408 ? "E_CLIENT_TIMEOUT" : "E_TOO_MANY_REQUESTS", message);
+    this.status = status;
+  }
+}
+
+/** The CA answered the CRL fetch with more than proxy.ca.crlMaxSize bytes: refused, the current CRL stays. */
+export class CrlTooLargeError extends PuppetHaError {
+  readonly limit: number;
+  constructor(url: string, limit: number) {
+    super("E_CRL_TOO_LARGE", `CRL from ${url} is larger than ${limit} bytes (proxy.ca.crlMaxSize): refused, the current CRL stays`);
+    this.limit = limit;
+  }
+}

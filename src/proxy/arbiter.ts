@@ -19,9 +19,6 @@ export const realScheduler: Scheduler = {
   },
 };
 
-/** A write abandoned (no answer) this recently makes a failback's final pull unsafe. */
-export const ABANDONED_SETTLE_MS = 10_000;
-
 export interface PromotionEvent {
   from: string;
   to: string;
@@ -69,8 +66,6 @@ export class Arbiter {
   private holds = 0;
   private writesInFlight = 0;
   private drainWaiters: (() => void)[] = [];
-  /** When a CA write last ended without its answer (the CA may have finished it after). */
-  private lastAbandonedAt = -Infinity;
   private waiters: Waiter[] = [];
   private readWaiters: Waiter[] = [];
   private readonly hooks: PromotionHook[] = [];
@@ -131,14 +126,22 @@ export class Arbiter {
     });
   }
 
-  /** A CA write was sent to the active CA (counted until its exchange ends, see writesDrained). */
+  /** CA writes handed to a CA and not yet ended (see writeStarted). */
+  get inFlightWrites(): number {
+    return this.writesInFlight;
+  }
+
+  /**
+   * A CA write was handed to a CA's connection pool. Counted until that upstream request ends
+   * (answer, error, or timeouts.response), not until its client goes: a write whose client left
+   * runs on to its end (forward.ts), so when the count is 0 no CA is still doing a write.
+   */
   writeStarted(): void {
     this.writesInFlight++;
   }
 
-  /** `abandoned`: the write reached the CA but ended without its answer. */
-  writeEnded(abandoned = false): void {
-    if (abandoned) this.lastAbandonedAt = this.sched.now();
+  /** The upstream request of a CA write ended (exactly once per writeStarted). */
+  writeEnded(): void {
     this.writesInFlight = Math.max(0, this.writesInFlight - 1);
     if (this.writesInFlight > 0) return;
     const waiters = this.drainWaiters;
@@ -150,21 +153,17 @@ export class Arbiter {
    * Resolves once no CA write is in flight; call it with writes held, before copying the active
    * CA's dir. A write already sent (a CSR being autosigned) changes the cadir until it answers:
    * a final pull taken before it ends would miss that certificate, and the next CA would issue
-   * its serial again. Rejects with WritesInFlightError after ms, and also when a write ended
-   * without its answer within ABANDONED_SETTLE_MS (the proxy gave up on it, but the CA may still
-   * be signing: pulling now is not safe; a later attempt is). Failover does not wait: its old
-   * active is dead or hung, and the serial gap covers what it may have issued.
+   * its serial again. Rejects with WritesInFlightError after ms. Since a write whose client left
+   * is not aborted but runs to its end, no client can keep this from resolving for long: its
+   * writes are held meanwhile and the ones in flight end within timeouts.response. Failover does
+   * not wait: its old active is dead or hung, and the serial gap covers what it may have issued.
    */
   writesDrained(ms: number): Promise<void> {
-    const settled = () => this.sched.now() - this.lastAbandonedAt >= ABANDONED_SETTLE_MS;
-    if (this.writesInFlight === 0) {
-      return settled() ? Promise.resolve() : Promise.reject(new WritesInFlightError(0, 0, "a CA write ended without its answer moments ago"));
-    }
+    if (this.writesInFlight === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const done = () => {
         cancel();
-        if (settled()) resolve();
-        else reject(new WritesInFlightError(0, ms, "a CA write ended without its answer while writes were held"));
+        resolve();
       };
       const cancel = this.sched.setTimeout(() => {
         this.drainWaiters = this.drainWaiters.filter((w) => w !== done);

@@ -38,6 +38,8 @@ export const proxySection = z.strictObject({
     crlRefresh: duration({ min: 100 }).prefault("30s"),
     failback: z.enum(["manual", "auto"]).default("manual"),
     failbackAfter: duration().prefault("60s"),
+    /** Largest CRL accepted from the CA (a CRL of 100k revocations is ~4 MB); larger answers are refused. */
+    crlMaxSize: size().prefault("16MiB"),
     /** Added to the promoted standby's serial on failover. */
     serialGap: z.number().int().min(0).max(0xffffff).default(0x1000),
   }),
@@ -59,7 +61,11 @@ export const proxySection = z.strictObject({
   }).prefault({}),
   timeouts: z.strictObject({
     connect: duration().prefault("2s"),
+    /** Longest wait for a free upstream connection (then 503; never counted against the backend). */
+    queue: duration().prefault("10s"),
     response: duration().prefault("5m"),
+    /** Longest time to receive a request body read before forwarding (all bodies of clients without a cert). */
+    clientBody: duration().prefault("30s"),
     clientHeaders: duration().prefault("30s"),
     clientRequest: duration().prefault("10m"),
     clientIdle: duration().prefault("60s"),
@@ -70,6 +76,10 @@ export const proxySection = z.strictObject({
     body: size().prefault("64MiB"),
     /** Request bodies up to this size are kept so the request can be retried on another master. */
     retryBuffer: size().prefault("1MiB"),
+    /** Requests in flight per client address (429 above). */
+    perClient: positiveInt().default(128),
+    /** Requests in flight from all clients without a verified certificate together (429 above). */
+    unauthenticated: positiveInt().default(64),
   }).prefault({}),
   stateDir: absPath().default("/var/lib/puppet-ha"),
   accessLog: z.boolean().default(true),

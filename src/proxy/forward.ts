@@ -6,9 +6,11 @@
 // hot path stays small: one handler object per attempt, no closures, no streams on the upstream
 // side, listeners on the client side are module functions finding their Exchange via a symbol.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import type { Dispatcher } from "undici";
-import { BadRequestError, NoHealthyBackendError, UpstreamError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
+import { BadRequestError, ClientLimitError, NoHealthyBackendError, UpstreamError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
+import type { Admission } from "./admission.js";
 import type { Arbiter } from "./arbiter.js";
 import { forwardHeaders, identityOf, responseHeaders, type Identity } from "./identity.js";
 import type { Backend, BackendPool } from "./pool.js";
@@ -18,18 +20,29 @@ import type { Route } from "./route.js";
 import { reusedSocket, type Upstream, type Waiting } from "./upstream.js";
 
 export interface ForwardContext {
-  timeouts: { connect: number; response: number };
+  timeouts: {
+    /** For the TCP connect itself (undici's connector: queue time excluded). */
+    connect: number;
+    /** From the upstream connection to the response headers. */
+    response: number;
+    /** Longest wait for a free upstream connection (beyond connect): then 503, the backend is not blamed. */
+    queue: number;
+    /** Longest time to receive a request body that is read before forwarding (408 after). */
+    clientBody: number;
+  };
   limits: { body: number; retryBuffer: number };
   pinFileBucket: boolean;
   ca: BackendPool;
   masters: BackendPool;
   arbiter: Arbiter;
+  /** Requests in flight per client address and without a certificate. */
+  admission: Admission;
   /** A revoking CA write succeeded: fetch the CRL now. */
   revoked(): void;
   /** A passive failure on real traffic. */
   markDown(b: Upstream, reason: string): void;
-  /** One access log line per request, or undefined when off. */
-  accessLog: ((ex: Exchange) => void) | undefined;
+  /** Every exchange, once, when it is over on the client's side (metrics, access log when on). */
+  ended: (ex: Exchange) => void;
   /** Answers from the proxy itself (errors) carry Connection: close when true. */
   draining: boolean;
 }
@@ -37,6 +50,35 @@ export interface ForwardContext {
 const kEx = Symbol("puppet-ha.exchange");
 type Tagged<T> = T & { [kEx]?: Exchange };
 
+const kLive = Symbol("puppet-ha.exchanges");
+type Connection = Socket & { [kLive]?: Set<Exchange> };
+
+/**
+ * Call once per accepted client connection. When it closes, every exchange on it is over for the
+ * client, also those whose response never emits "close" (Node does not, for responses queued
+ * behind a pipelined request when the socket dies): the counters they hold must still come down.
+ */
+export function trackConnection(socket: Socket): void {
+  (socket as Connection)[kLive] = new Set();
+  socket.once("close", onConnectionClose);
+}
+
+function onConnectionClose(this: Connection): void {
+  const live = this[kLive];
+  this[kLive] = undefined;
+  if (live) for (const ex of live) ex.clientClosed();
+}
+
+/**
+ * The life of an exchange, and the counters it holds (all given back exactly once):
+ * - an admission slot (admission.ts), from start() until the client side is over AND no upstream
+ *   attempt runs;
+ * - per attempt, the backend's `outstanding`, its `waiting` entry and, for a CA write, one
+ *   "CA write in flight" on the arbiter, from dispatch until the attempt ends (release());
+ * - the client side ends on the response's close or the connection's close, whichever comes first.
+ * A CA write that may have reached the CA is not aborted when its client leaves: it runs to its
+ * end (bounded by timeouts.response), so a failback's final pull knows when it is safe.
+ */
 export class Exchange implements Waiting {
   readonly started = process.hrtime.bigint();
   identity: Identity | undefined;
@@ -45,6 +87,7 @@ export class Exchange implements Waiting {
   attempts = 0;
   resends = 0;
   error: PuppetHaError | undefined;
+  readonly address: string;
   private body: Buffer | null | undefined; // null: no body; undefined: streamed
   private upstream: Attempt | undefined;
   /** The streamed request body of the current attempt (body undefined). */
@@ -52,14 +95,22 @@ export class Exchange implements Waiting {
   /** The last body chunk, held so a small answer goes out as one write with its headers. */
   private held: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private released = true;
   private lastFailure: { kind: FailureKind; err: PuppetHaError } | undefined;
   private connected = false;
   private responded = false;
   private tried: Set<Backend> | undefined;
   private bodyBytes = 0;
-  /** This exchange counts as a CA write in flight on the arbiter (see sendCa). */
-  private countedWrite = false;
+  /** A body being read whole before forwarding. */
+  private chunks: Buffer[] | undefined;
+  /** The current attempt counts as a CA write in flight on the arbiter. */
+  private countsWrite = false;
+  /** Holds an admission slot. */
+  private admitted = false;
+  /** The client side is over (response closed or connection gone). */
+  private clientGone = false;
+  /** The client has its answer or is gone: what the upstream still does is not forwarded. */
+  private detached = false;
+  private readonly authenticated: boolean;
   private readonly idempotent: boolean;
   private readonly headers: string[];
   readonly startBytes: number;
@@ -72,14 +123,25 @@ export class Exchange implements Waiting {
   ) {
     this.idempotent = req.method === "GET" || req.method === "HEAD";
     this.identity = identityOf(req.socket);
-    this.headers = forwardHeaders(req.rawHeaders, this.identity, req.socket.remoteAddress ?? "");
+    this.authenticated = this.identity?.verify === "SUCCESS";
+    this.address = req.socket.remoteAddress ?? "";
+    this.headers = forwardHeaders(req.rawHeaders, this.identity, this.address);
     this.startBytes = req.socket.bytesWritten;
     (res as Tagged<ServerResponse>)[kEx] = this;
+    (req as Tagged<IncomingMessage>)[kEx] = this;
+    (req.socket as Connection)[kLive]?.add(this);
     res.on("close", onClientClose);
   }
 
-  /** Read (or not) the request body, then send. */
+  /**
+   * Admit, read (or not) the request body, then send. Bodies of clients without a certificate are
+   * always read whole first (up to limits.retryBuffer, within timeouts.clientBody), so a slow
+   * body never holds a backend connection.
+   */
   start(): void {
+    const refused = this.ctx.admission.enter(this.address, this.authenticated);
+    if (refused !== undefined) return this.failWith(new ClientLimitError(429, refused));
+    this.admitted = true;
     const h = this.req.headers;
     const cl = h["content-length"];
     const length = cl === undefined ? undefined : Number(cl);
@@ -88,28 +150,53 @@ export class Exchange implements Waiting {
       this.body = null;
       return this.dispatch();
     }
-    if (length !== undefined && length <= this.ctx.limits.retryBuffer) {
-      const chunks: Buffer[] = [];
-      this.req.on("data", (c: Buffer) => chunks.push(c));
-      this.req.on("end", () => {
-        this.body = Buffer.concat(chunks);
-        this.dispatch();
-      });
+    const max = this.ctx.limits.retryBuffer;
+    if ((length !== undefined && length <= max) || !this.authenticated) {
+      if (length !== undefined && length > max) return this.failWith(new BadRequestError(413, `request body larger than ${max} bytes (limits.retryBuffer) from a client without a certificate`));
+      this.timer = setTimeout(onBodyTimer, this.ctx.timeouts.clientBody, this);
+      this.body = undefined;
+      this.req.on("data", onBufferedData);
+      this.req.on("end", onBufferedEnd);
       return;
     }
     this.body = undefined; // streamed, counted against limits.body, never retried
-    this.req.on("data", (c: Buffer) => {
-      this.bodyBytes += c.length;
-      if (this.bodyBytes > this.ctx.limits.body && this.status !== 413) {
-        this.abortUpstream();
-        this.failWith(tooLarge());
-      }
-    });
+    this.req.on("data", onStreamedData);
     this.dispatch();
   }
 
+  /** A chunk of a body read whole before forwarding. */
+  bufferChunk(c: Buffer): void {
+    this.bodyBytes += c.length;
+    if (this.status !== 0) return;
+    if (this.bodyBytes > this.ctx.limits.retryBuffer || this.bodyBytes > this.ctx.limits.body) return this.failWith(tooLarge());
+    (this.chunks ??= []).push(c);
+  }
+
+  bufferEnded(): void {
+    clearTimeout(this.timer);
+    if (this.status !== 0 || this.clientGone) return;
+    this.body = this.chunks ? Buffer.concat(this.chunks) : Buffer.alloc(0);
+    this.chunks = undefined;
+    this.dispatch();
+  }
+
+  /** timeouts.clientBody passed before the whole body came in. */
+  bodyTimedOut(): void {
+    if (this.status !== 0 || this.clientGone) return;
+    this.chunks = undefined;
+    this.failWith(new ClientLimitError(408, `request body not received within ${this.ctx.timeouts.clientBody} ms`));
+  }
+
+  streamedChunk(c: Buffer): void {
+    this.bodyBytes += c.length;
+    if (this.bodyBytes > this.ctx.limits.body && this.status !== 413) {
+      this.abortUpstream();
+      this.failWith(tooLarge());
+    }
+  }
+
   private dispatch(): void {
-    if (this.res.headersSent || this.res.destroyed) return;
+    if (this.clientGone || this.detached || this.res.headersSent || this.res.destroyed) return;
     if (this.route.pool === "master") {
       const pool = this.ctx.masters;
       const b = (this.route.fileBucket && this.ctx.pinFileBucket ? pool.pinned(this.tried) : pool.pick(this.tried)) as Upstream | undefined;
@@ -126,30 +213,25 @@ export class Exchange implements Waiting {
     } catch (err) {
       return this.failWith(err as PuppetHaError);
     }
-    if (typeof name === "string") return this.sendCa(name);
+    if (typeof name === "string") return this.send(this.ctx.ca.get(name) as Upstream);
     name.then(
-      (n) => this.sendCa(n),
+      (n) => this.send(this.ctx.ca.get(n) as Upstream),
       (err: PuppetHaError) => this.failWith(err),
     );
   }
 
-  /** CA traffic: a write is counted as in flight on the arbiter from here to the end of the exchange. */
-  private sendCa(name: string): void {
-    if (this.route.caWrite && !this.countedWrite && !this.res.destroyed) {
-      this.countedWrite = true;
-      this.ctx.arbiter.writeStarted();
-    }
-    this.send(this.ctx.ca.get(name) as Upstream);
-  }
-
   private send(b: Upstream): void {
-    if (this.res.destroyed) return;
+    if (this.clientGone || this.detached || this.res.destroyed) return;
     this.attempts++;
     this.backend = b;
     this.connected = false;
-    this.released = false;
     b.outstanding++;
     b.requests++;
+    if (this.route.caWrite) {
+      // Counted from the moment undici may send it: the write hold must wait for it.
+      this.countsWrite = true;
+      this.ctx.arbiter.writeStarted();
+    }
     const attempt = new Attempt(this);
     this.upstream = attempt;
     let body: Buffer | PassThrough | null = this.body ?? null;
@@ -159,8 +241,10 @@ export class Exchange implements Waiting {
       body = this.stream = new PassThrough();
       this.req.pipe(this.stream);
     }
-    this.timer = setTimeout(onTimer, this.ctx.timeouts.connect, this);
-    if (this.idempotent) b.waiting.add(this);
+    // Until a connection takes it: undici's own connector times the connect (timeouts.connect);
+    // this timer bounds the wait for a free connection, which is never the backend's failure.
+    this.timer = setTimeout(onTimer, this.ctx.timeouts.queue + this.ctx.timeouts.connect, this);
+    if (this.idempotent || this.route.caWrite) b.waiting.add(this);
     b.dispatcher.dispatch({ method: this.req.method ?? "GET", path: this.route.target, headers: this.headers, body }, attempt);
   }
 
@@ -173,41 +257,75 @@ export class Exchange implements Waiting {
 
   timedOut(): void {
     const b = this.backend as Upstream;
-    if (this.connected) this.fail("response-timeout", new UpstreamTimeoutError(b.name, "response", this.ctx.timeouts.response));
-    else this.fail("connect-timeout", new UpstreamTimeoutError(b.name, "connect", this.ctx.timeouts.connect));
+    if (!this.upstream) return;
+    if (!this.connected) {
+      // Queue time: every connection to it was busy. Not the backend's failure; nothing was sent.
+      this.abortUpstream();
+      return this.failWith(new NoHealthyBackendError(b.pool, `backend ${b.name}: no connection free within ${this.ctx.timeouts.queue + this.ctx.timeouts.connect} ms`));
+    }
+    if (this.body === undefined && !this.req.complete) {
+      // The client is still sending its (streamed) body: the backend is waiting for it.
+      this.abortUpstream();
+      return this.failWith(new ClientLimitError(408, `request body not received within ${this.ctx.timeouts.response} ms`));
+    }
+    this.fail("response-timeout", new UpstreamTimeoutError(b.name, "response", this.ctx.timeouts.response));
   }
 
   upstreamError(err: NodeJS.ErrnoException): void {
     const b = this.backend as Upstream;
     if (err.code === "UND_ERR_INVALID_ARG" || err.code === "UND_ERR_NOT_SUPPORTED") {
       // undici refused the request itself (it validates headers and path): not the backend's fault.
-      this.upstream = undefined;
       this.release();
       return this.failWith(new BadRequestError(400, `cannot forward this request: ${err.message}`));
     }
     const reason = err.code !== undefined && !err.code.startsWith("UND_ERR") ? err.code : err.message;
     if (this.responded) {
       // Mid-body: the status line is gone already; all we can do is cut the client off.
-      this.upstream = undefined;
       this.release();
-      this.res.destroy();
+      if (!this.detached) this.res.destroy();
       return;
+    }
+    if (!this.connected && err.code === "UND_ERR_CONNECT_TIMEOUT") {
+      return this.fail("connect-timeout", new UpstreamTimeoutError(b.name, "connect", this.ctx.timeouts.connect));
     }
     const kind: FailureKind = this.connected ? "reset" : "connect";
     this.fail(kind, new UpstreamError(b.name, `${kind === "connect" ? "connect failed" : "failed before answering"}: ${reason}`, { cause: err }), reusedSocket(err));
   }
 
-  /** The backend was marked down while this GET/HEAD waited for its answer. */
+  /** The backend was marked down while this request (GET/HEAD or CA write) waited for its answer. */
   backendDown(): void {
     const b = this.backend as Upstream;
-    this.fail("backend-down", new UpstreamError(b.name, "marked down while waiting for its answer"));
+    if (!this.upstream) return;
+    if (!this.connected) {
+      // Nothing was sent yet: send it where it can go now (the new active CA, another master).
+      this.abortUpstream();
+      if (this.route.pool === "master") (this.tried ??= new Set()).add(b);
+      return this.dispatch();
+    }
+    if (this.idempotent) return this.fail("backend-down", new UpstreamError(b.name, "marked down while waiting for its answer"));
+    // A CA write the CA may be doing: never re-sent. The client hears at once (not after
+    // timeouts.response); the upstream request runs on to its end, still counted as in flight.
+    b.waiting.delete(this);
+    this.detached = true;
+    this.failWith(new UpstreamError(b.name, "marked down with this CA write in flight; it was not re-sent and may or may not have been done"), 503);
+  }
+
+  /**
+   * Whether a failure counts against the backend (passive check). Not when the client may have
+   * caused it: a response timeout on a CA request from a client without a certificate (a slow or
+   * odd request of an anonymous client must not fail over the CA; active checks still find a hung CA).
+   */
+  private blames(kind: FailureKind, reused: boolean): boolean {
+    if (!marksDown(kind, reused)) return false;
+    return kind !== "response-timeout" || this.authenticated || this.route.pool !== "ca";
   }
 
   private fail(kind: FailureKind, err: PuppetHaError, reused = false): void {
     const b = this.backend as Upstream;
     this.abortUpstream();
     b.errors++;
-    if (marksDown(kind, reused)) this.ctx.markDown(b, err.message);
+    if (this.blames(kind, reused)) this.ctx.markDown(b, err.message);
+    if (this.detached || this.clientGone) return; // an orphaned write: never re-sent, nobody to answer
     const retry = shouldRetry({
       kind, idempotent: this.idempotent, replayable: this.body !== undefined, resends: this.resends,
       attempts: this.attempts, maxAttempts: (this.route.pool === "ca" ? this.ctx.ca : this.ctx.masters).backends.length + 1,
@@ -224,23 +342,34 @@ export class Exchange implements Waiting {
   private abortUpstream(): void {
     const u = this.upstream;
     if (!u) return;
-    this.upstream = undefined;
     this.release();
+    u.cancel();
+  }
+
+  /** The upstream attempt is over: timer off, counters down (exactly once per attempt). */
+  private release(): void {
+    if (!this.upstream) return;
+    this.upstream = undefined;
+    clearTimeout(this.timer);
     if (this.stream) {
       this.req.unpipe(this.stream);
       this.stream = undefined;
     }
-    u.cancel();
+    const b = this.backend as Upstream;
+    b.waiting.delete(this);
+    b.outstanding--;
+    if (this.countsWrite) {
+      this.countsWrite = false;
+      this.ctx.arbiter.writeEnded();
+    }
+    this.settle();
   }
 
-  /** The upstream attempt is over: timers off, counters down. */
-  private release(): void {
-    clearTimeout(this.timer);
-    const b = this.backend;
-    if (b && !this.released) {
-      b.waiting.delete(this);
-      b.outstanding--;
-      this.released = true;
+  /** Both sides are over: give the admission slot back. */
+  private settle(): void {
+    if (this.admitted && this.clientGone && this.upstream === undefined) {
+      this.admitted = false;
+      this.ctx.admission.leave(this.address, this.authenticated);
     }
   }
 
@@ -249,6 +378,7 @@ export class Exchange implements Waiting {
     clearTimeout(this.timer);
     const b = this.backend as Upstream;
     b.waiting.delete(this);
+    if (this.detached) return this.abortUpstream(); // the write's end is known now; nobody to tell
     this.status = status;
     if (this.ctx.draining) this.res.shouldKeepAlive = false;
     this.res.writeHead(status, statusText, responseHeaders(raw));
@@ -256,6 +386,7 @@ export class Exchange implements Waiting {
 
   /** A body chunk: false asks undici to stop reading until the client drains (resumeUpstream). */
   responseData(chunk: Buffer): boolean {
+    if (this.detached) return true;
     const held = this.held;
     this.held = chunk;
     if (held === undefined) return true;
@@ -270,7 +401,7 @@ export class Exchange implements Waiting {
 
   upstreamEnded(): void {
     this.release();
-    this.upstream = undefined;
+    if (this.detached) return;
     const last = this.held;
     this.held = undefined;
     this.res.end(last);
@@ -281,18 +412,31 @@ export class Exchange implements Waiting {
   private failWith(err: PuppetHaError, status = statusOf(err)): void {
     this.error = err;
     this.status = status;
-    replyError(this.res, status, err.message, { retryAfter: status === 503 ? "5" : undefined, close: status === 413 || this.ctx.draining });
+    // After 408/413/429 the request body was not read: the connection cannot be reused.
+    const close = status === 408 || status === 413 || status === 429 || this.ctx.draining;
+    replyError(this.res, status, err.message, { retryAfter: status === 503 || status === 429 ? "5" : undefined, close });
   }
 
+  /** The client side is over (response closed, or its connection closed): called once. */
   clientClosed(): void {
-    if (!this.res.writableFinished) this.abortUpstream();
-    else this.release();
-    if (this.countedWrite) {
-      this.countedWrite = false;
-      // Connected but no answer (timeout, reset, client gone): the CA may still be writing.
-      this.ctx.arbiter.writeEnded(this.connected && !this.responded);
-    }
-    this.ctx.accessLog?.(this);
+    if (this.clientGone) return;
+    this.clientGone = true;
+    (this.req.socket as Connection)[kLive]?.delete(this);
+    this.chunks = undefined;
+    if (this.upstream) {
+      if (this.runsOn()) this.detached = true;
+      else this.abortUpstream();
+    } else clearTimeout(this.timer);
+    this.settle();
+    this.ctx.ended(this);
+  }
+
+  /**
+   * A CA write that the CA may be doing right now (connected, whole body sent, no answer yet) is
+   * left to run when its client goes; anything else is aborted.
+   */
+  private runsOn(): boolean {
+    return this.countsWrite && this.connected && !this.responded && (this.body !== undefined || this.req.complete);
   }
 }
 
@@ -361,4 +505,20 @@ function onTimer(ex: Exchange): void {
 
 function onClientClose(this: ServerResponse): void {
   exOf(this)?.clientClosed();
+}
+
+function onBodyTimer(ex: Exchange): void {
+  ex.bodyTimedOut();
+}
+
+function onBufferedData(this: IncomingMessage, c: Buffer): void {
+  exOf(this)?.bufferChunk(c);
+}
+
+function onBufferedEnd(this: IncomingMessage): void {
+  exOf(this)?.bufferEnded();
+}
+
+function onStreamedData(this: IncomingMessage, c: Buffer): void {
+  exOf(this)?.streamedChunk(c);
 }

@@ -1,17 +1,17 @@
 // Answers the proxy writes itself: a status with a short plain-text line, never a stack trace;
 // the mapping from error classes to HTTP statuses lives here, at the edge.
 import type { ServerResponse } from "node:http";
-import { BadRequestError, NoHealthyBackendError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
+import { BadRequestError, ClientLimitError, NoHealthyBackendError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
 
 const TITLES: Record<number, string> = {
-  400: "Bad Request", 413: "Payload Too Large", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+  400: "Bad Request", 408: "Request Timeout", 413: "Payload Too Large", 429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 };
 
 /** The HTTP status for a proxy error class. */
 export function statusOf(err: PuppetHaError): number {
   if (err instanceof NoHealthyBackendError) return 503;
   if (err instanceof UpstreamTimeoutError) return 504;
-  if (err instanceof BadRequestError) return err.status;
+  if (err instanceof BadRequestError || err instanceof ClientLimitError) return err.status;
   return 502;
 }
 

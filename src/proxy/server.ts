@@ -12,7 +12,8 @@ import type { Logger } from "../log.js";
 import { Arbiter, realScheduler, type Scheduler } from "./arbiter.js";
 import type { ProxyConfig } from "./config.js";
 import { CrlRefresher, type CrlFetch } from "./crl-refresh.js";
-import { Exchange, type ForwardContext } from "./forward.js";
+import { Admission } from "./admission.js";
+import { Exchange, trackConnection, type ForwardContext } from "./forward.js";
 import { HealthChecker, passiveFailure, type Probe } from "./health-check.js";
 import { admitted, identify, identityOf, refuse } from "./identity.js";
 import { BackendPool, usable, type BackendInfo } from "./pool.js";
@@ -21,7 +22,7 @@ import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapsh
 import { FileArbiterStore } from "./state-store.js";
 import { replyError } from "./respond.js";
 import { TlsMaterial } from "./tls.js";
-import { attachUpstreams, backendWentDown, closeUpstreams, type Upstream } from "./upstream.js";
+import { attachUpstreams, backendWentDown, closeUpstreams, type Upstream, type UpstreamSettings } from "./upstream.js";
 
 export interface ProxyServerOptions {
   config: ProxyConfig;
@@ -53,6 +54,7 @@ export class ProxyServer implements ProxySnapshotSource {
   private readonly sockets = new Set<TLSSocket>();
   private readonly upstreams: Upstream[];
   private readonly ctx: ForwardContext;
+  private readonly upstreamSettings: UpstreamSettings;
   private config: ProxyConfig;
   private readonly log: Logger;
   private readonly access: Logger;
@@ -68,7 +70,8 @@ export class ProxyServer implements ProxySnapshotSource {
     this.metrics = o.metrics ?? new HealthMetrics();
     this.ca = new BackendPool("ca", c.ca.workers, "round-robin", () => sched.now());
     this.masters = new BackendPool("masters", c.masters.workers, c.masters.balance, () => sched.now());
-    this.upstreams = [...attachUpstreams(this.ca), ...attachUpstreams(this.masters)];
+    this.upstreamSettings = { connectMs: c.timeouts.connect };
+    this.upstreams = [...attachUpstreams(this.ca, this.upstreamSettings), ...attachUpstreams(this.masters, this.upstreamSettings)];
     for (const pool of [this.ca, this.masters]) this.metrics.registerBackends(pool.name, pool.backends.map((b) => b.name));
     const statePath = join(c.stateDir, "arbiter.json");
     this.arbiter = new Arbiter({
@@ -109,7 +112,8 @@ export class ProxyServer implements ProxySnapshotSource {
       timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
       arbiter: this.arbiter, revoked: () => void this.crl.kick(),
       markDown: (b, reason) => passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason),
-      accessLog: (ex) => this.finished(ex, c.accessLog), draining: false,
+      admission: new Admission({ perClient: c.limits.perClient, unauthenticated: c.limits.unauthenticated }),
+      ended: (ex) => this.finished(ex), draining: false,
     };
     this.server = createServer({
       ...this.tls.contextOptions(), requestCert: true, rejectUnauthorized: false,
@@ -153,6 +157,7 @@ export class ProxyServer implements ProxySnapshotSource {
     }
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
+    trackConnection(socket);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -165,8 +170,13 @@ export class ProxyServer implements ProxySnapshotSource {
     if (!route.ok) {
       const started = process.hrtime.bigint();
       replyError(res, 400, route.reason, { close: true });
-      if (this.ctx.accessLog) {
-        this.access.info({ method: req.method, path: req.url, status: 400, ms: Number(process.hrtime.bigint() - started) / 1e6, certname: identityOf(req.socket)?.certname, reason: route.reason });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.observeRequest(req.url?.startsWith("/puppet-ca/") ? "ca" : "masters", "none", 400, seconds);
+      if (this.config.accessLog) {
+        this.access.info({
+          method: req.method, path: req.url, status: 400, ms: Math.round(seconds * 1e5) / 100, client: req.socket.remoteAddress,
+          certname: identityOf(req.socket)?.certname, reason: route.reason,
+        });
       }
       return;
     }
@@ -175,19 +185,19 @@ export class ProxyServer implements ProxySnapshotSource {
   }
 
   /**
-   * The one place a proxied request ends (ForwardContext.accessLog): metrics, the access log line
-   * when enabled, and the CA-write notice for in-process sync.
+   * The one place a proxied request ends (ForwardContext.ended): metrics, the access log line
+   * when proxy.accessLog is on, and the CA-write notice for in-process sync.
    */
-  private finished(ex: Exchange, log: boolean): void {
+  private finished(ex: Exchange): void {
     const backend = ex.backend;
     this.metrics.observeRequest(backend ? backend.pool : ex.route.pool === "ca" ? "ca" : "masters", backend ? backend.name : "none", ex.status, Number(process.hrtime.bigint() - ex.started) / 1e9);
-    if (log) this.logAccess(ex);
+    if (this.config.accessLog) this.logAccess(ex);
     if (ex.route.caWrite && ex.status >= 200 && ex.status < 300) this.onCaWrite?.();
   }
 
   private logAccess(ex: Exchange): void {
     this.access.info({
-      method: ex.req.method, path: ex.route.target, status: ex.status, bytes: ex.req.socket.bytesWritten - ex.startBytes,
+      method: ex.req.method, path: ex.route.target, status: ex.status, client: ex.address, bytes: ex.req.socket.bytesWritten - ex.startBytes,
       ms: Math.round(Number(process.hrtime.bigint() - ex.started) / 1e4) / 100, pool: ex.route.pool, backend: ex.backend?.name,
       certname: ex.identity?.certname, attempts: ex.attempts > 1 ? ex.attempts : undefined, error: ex.error?.code,
     });
@@ -260,10 +270,9 @@ export class ProxyServer implements ProxySnapshotSource {
     Object.assign(this.tls, { files: tls.files, cert: tls.cert, key: tls.key, ca: tls.ca, caCerts: tls.caCerts, crl: tls.crl });
     this.swapContext();
     this.config = next;
-    Object.assign(this.ctx, {
-      timeouts: next.timeouts, limits: next.limits, pinFileBucket: next.masters.pinFileBucket,
-      accessLog: (ex: Exchange) => this.finished(ex, next.accessLog),
-    });
+    Object.assign(this.ctx, { timeouts: next.timeouts, limits: next.limits, pinFileBucket: next.masters.pinFileBucket });
+    this.ctx.admission.limits = { perClient: next.limits.perClient, unauthenticated: next.limits.unauthenticated };
+    this.upstreamSettings.connectMs = next.timeouts.connect;
     this.masters.balance = next.masters.balance;
     if (!same(cur.masters.workers, next.masters.workers)) this.replaceMasters(next.masters.workers, next.timeouts.response);
     this.checker.params = next.health;
@@ -279,7 +288,7 @@ export class ProxyServer implements ProxySnapshotSource {
   private replaceMasters(workers: readonly BackendInfo[], graceMs: number): void {
     const { added, removed } = this.masters.reconcile(workers);
     // attachUpstreams works in place on a pool's members: hand it just the new ones.
-    this.upstreams.push(...attachUpstreams({ backends: added } as unknown as BackendPool));
+    this.upstreams.push(...attachUpstreams({ backends: added } as unknown as BackendPool, this.upstreamSettings));
     this.checker.membersChanged(this.masters, added, removed);
     this.metrics.registerBackends(this.masters.name, added.map((b) => b.name));
     const deadline = Date.now() + graceMs;

@@ -61,16 +61,17 @@ test("a POST/PUT that reached a backend is never re-sent", async (t) => {
   assert.equal(s.ms[0]!.seen.length + s.ms[1]!.seen.length, 1);
 });
 
-test("a body larger than limits.retryBuffer streams and is not retried after a connect failure", async (t) => {
+test("a body larger than limits.retryBuffer streams (clients with a cert) and is not retried after a connect failure", async (t) => {
   const dead = { name: "dead", url: await refusedUrl() };
   const s = await masters(t, 1, { limits: { retryBuffer: "1KiB" } }, dead);
   s.proxy.masters.setState("dead", "up", "test");
   const big = "x".repeat(4096);
-  const r = await call(s.port, { method: "PUT", path: "/puppet/v3/report/a", body: big });
+  const client = pki().node1;
+  const r = await call(s.port, { method: "PUT", path: "/puppet/v3/report/a", body: big, client });
   assert.equal(r.status, 502);
   assert.equal(s.ms[0]!.seen.length, 0);
   // The same body goes through when the first master is fine.
-  const r2 = await call(s.port, { method: "PUT", path: "/puppet/v3/report/a", body: big });
+  const r2 = await call(s.port, { method: "PUT", path: "/puppet/v3/report/a", body: big, client });
   assert.equal(r2.status, 200);
   assert.equal(s.ms[0]!.seen[0]?.body.length, 4096);
 });
