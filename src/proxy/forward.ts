@@ -14,7 +14,7 @@ import type { Admission } from "./admission.js";
 import type { Arbiter } from "./arbiter.js";
 import { forwardHeaders, identityOf, responseHeaders, type Identity } from "./identity.js";
 import type { Backend, BackendPool } from "./pool.js";
-import { marksDown, shouldRetry, statusFor, type FailureKind } from "./retry.js";
+import { chargesBudget, marksDown, shouldRetry, statusFor, type FailureKind } from "./retry.js";
 import { replyError, statusOf } from "./respond.js";
 import type { Route } from "./route.js";
 import { reusedSocket, type Upstream, type Waiting } from "./upstream.js";
@@ -86,6 +86,8 @@ export class Exchange implements Waiting {
   status = 0;
   attempts = 0;
   resends = 0;
+  /** Attempts that failed for reasons not charged to the request (retry.ts chargesBudget). */
+  private freeAttempts = 0;
   error: PuppetHaError | undefined;
   readonly address: string;
   private body: Buffer | null | undefined; // null: no body; undefined: streamed
@@ -326,12 +328,14 @@ export class Exchange implements Waiting {
     b.errors++;
     if (this.blames(kind, reused)) this.ctx.markDown(b, err.message);
     if (this.detached || this.clientGone) return; // an orphaned write: never re-sent, nobody to answer
+    const charged = chargesBudget(kind, reused);
+    if (!charged) this.freeAttempts++;
     const retry = shouldRetry({
-      kind, idempotent: this.idempotent, replayable: this.body !== undefined, resends: this.resends,
-      attempts: this.attempts, maxAttempts: (this.route.pool === "ca" ? this.ctx.ca : this.ctx.masters).backends.length + 1,
+      kind, idempotent: this.idempotent, replayable: this.body !== undefined, resends: charged ? this.resends : 0,
+      attempts: this.attempts - this.freeAttempts, maxAttempts: (this.route.pool === "ca" ? this.ctx.ca : this.ctx.masters).backends.length + 1,
     });
     if (retry) {
-      if (kind !== "connect" && kind !== "connect-timeout") this.resends++;
+      if (charged && kind !== "connect" && kind !== "connect-timeout") this.resends++;
       this.lastFailure = { kind, err };
       if (this.route.pool === "master") (this.tried ??= new Set()).add(b);
       return this.dispatch();

@@ -41,6 +41,21 @@ export function shouldRetry(i: RetryInput): boolean {
 }
 
 /**
+ * Whether a failure counts against the re-send and attempt budgets. Only a failure the request
+ * itself may have caused does (a reset on a fresh connection: a request that crashes backends
+ * must not crash them all). A reset on a reused keep-alive connection, or the backend being
+ * marked down by others, says nothing about the request: when a CA dies with many pooled
+ * connections, a re-send can land on another of its dead connections before Node has seen it
+ * close, and the read must still reach the CA that becomes active (issue 12, item 8). These are
+ * bounded by the dead backend's pooled connections and by its single down transition.
+ */
+export function chargesBudget(kind: FailureKind, reusedSocket: boolean): boolean {
+  if (kind === "backend-down") return false;
+  if (kind === "reset") return !reusedSocket;
+  return true;
+}
+
+/**
  * Whether a failure on real traffic marks the backend down. A reset on a reused keep-alive socket
  * is the backend closing an idle connection as we wrote to it, not a dead backend.
  */

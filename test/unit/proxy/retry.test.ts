@@ -1,7 +1,7 @@
 // Retry decisions, passive marks and error statuses, as a table.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { marksDown, shouldRetry, statusFor, type FailureKind, type RetryInput } from "../../../src/proxy/retry.js";
+import { chargesBudget, marksDown, shouldRetry, statusFor, type FailureKind, type RetryInput } from "../../../src/proxy/retry.js";
 
 const base: RetryInput = { kind: "connect", idempotent: true, replayable: true, resends: 0, attempts: 1, maxAttempts: 3 };
 
@@ -33,6 +33,18 @@ test("passive marks: failures mark down, except a reset on a reused keep-alive s
     ["backend-down", false, false],
   ];
   for (const [kind, reused, want] of table) assert.equal(marksDown(kind, reused), want, `${kind} reused=${reused}`);
+});
+
+test("only failures the request may have caused use up the re-send and attempt budgets", () => {
+  const table: [FailureKind, boolean, boolean][] = [
+    ["connect", false, true],
+    ["connect-timeout", false, true],
+    ["reset", false, true],
+    ["reset", true, false], // another dead pooled connection of a CA that just died
+    ["response-timeout", false, true],
+    ["backend-down", false, false], // marked down by a check or another request
+  ];
+  for (const [kind, reused, want] of table) assert.equal(chargesBudget(kind, reused), want, `${kind} reused=${reused}`);
 });
 
 test("504 for the proxy's own timers, 502 for everything else", () => {
