@@ -54,6 +54,8 @@ export class ProxyServer implements ProxySnapshotSource {
   private readonly sockets = new Set<TLSSocket>();
   private readonly upstreams: Upstream[];
   private readonly ctx: ForwardContext;
+  /** Requests in flight per client address and without a certificate (proxy.limits). */
+  readonly admission: Admission;
   private readonly upstreamSettings: UpstreamSettings;
   private config: ProxyConfig;
   private readonly log: Logger;
@@ -112,7 +114,7 @@ export class ProxyServer implements ProxySnapshotSource {
       timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
       arbiter: this.arbiter, revoked: () => void this.crl.kick(),
       markDown: (b, reason) => passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason),
-      admission: new Admission({ perClient: c.limits.perClient, unauthenticated: c.limits.unauthenticated }),
+      admission: (this.admission = new Admission({ perClient: c.limits.perClient, unauthenticated: c.limits.unauthenticated })),
       ended: (ex) => this.finished(ex), draining: false,
     };
     this.server = createServer({
