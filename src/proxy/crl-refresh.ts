@@ -1,7 +1,9 @@
 // Keeps the listener's CRL current: fetches the active CA's CRL (If-Modified-Since) every
 // interval and right after revoking writes (kick), coalescing triggers so one fetch runs at a time.
+// Answers larger than proxy.ca.crlMaxSize are refused while they arrive (the current CRL stays).
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { CrlTooLargeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { realScheduler, type Scheduler } from "./arbiter.js";
 
@@ -13,9 +15,10 @@ export interface CrlFetchResult {
   lastModified: string | undefined;
 }
 
-export type CrlFetch = (url: string, ifModifiedSince: string | undefined, timeoutMs: number) => Promise<CrlFetchResult>;
+/** Rejects with CrlTooLargeError as soon as the answer is known to exceed maxBytes. */
+export type CrlFetch = (url: string, ifModifiedSince: string | undefined, timeoutMs: number, maxBytes: number) => Promise<CrlFetchResult>;
 
-export const httpCrlFetch: CrlFetch = (url, ims, timeoutMs) =>
+export const httpCrlFetch: CrlFetch = (url, ims, timeoutMs, maxBytes) =>
   new Promise((resolve, reject) => {
     const headers: Record<string, string> = { "x-client-verify": "NONE", accept: "text/plain", "user-agent": "puppet-ha-crl" };
     if (ims) headers["if-modified-since"] = ims;
@@ -23,7 +26,16 @@ export const httpCrlFetch: CrlFetch = (url, ims, timeoutMs) =>
     const timer = setTimeout(() => req.destroy(new Error(`no CRL within ${timeoutMs} ms`)), timeoutMs);
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
+      let bytes = 0;
+      const declared = Number(res.headers["content-length"] ?? 0);
+      if (declared > maxBytes) return req.destroy(new CrlTooLargeError(url, maxBytes));
+      res.on("data", (c: Buffer) => {
+        bytes += c.length;
+        if (bytes > maxBytes) {
+          chunks.length = 0;
+          req.destroy(new CrlTooLargeError(url, maxBytes));
+        } else chunks.push(c);
+      });
       res.on("end", () => {
         clearTimeout(timer);
         const lm = res.headers["last-modified"];
@@ -45,8 +57,12 @@ export interface CrlRefresherOptions {
   offer(pem: string, source: string): string;
   /** Called after a CRL was adopted (swap the secure context). */
   adopted(): void;
+  /** Called when an answer was refused as too large (the current CRL stays). */
+  refused?(reason: string): void;
   intervalMs: number;
   timeoutMs: number;
+  /** proxy.ca.crlMaxSize, read at each fetch (config reload). */
+  maxBytes(): number;
   fetch?: CrlFetch;
   scheduler?: Scheduler;
   log?: Logger;
@@ -110,7 +126,7 @@ export class CrlRefresher {
     const ims = this.lastUrl === url ? this.lastModified : undefined;
     let result: string;
     try {
-      const r = await (this.o.fetch ?? httpCrlFetch)(url, ims, this.o.timeoutMs);
+      const r = await (this.o.fetch ?? httpCrlFetch)(url, ims, this.o.timeoutMs, this.o.maxBytes());
       if (r.status === 304) result = "not modified";
       else if (r.status !== 200) result = `HTTP ${r.status}`;
       else {
@@ -124,6 +140,10 @@ export class CrlRefresher {
       }
     } catch (err) {
       result = err instanceof Error ? err.message : String(err);
+      if (err instanceof CrlTooLargeError) {
+        this.o.log?.warn({ url, limit: err.limit }, "CRL refused: too large");
+        this.o.refused?.(result);
+      }
     }
     this.lastFetch = { at: this.sched.now(), result };
     this.o.log?.[result === "adopted" ? "info" : "debug"]({ url, result }, "CRL fetch");

@@ -91,7 +91,9 @@ export class ProxyServer implements ProxySnapshotSource {
         this.swapContext();
         this.events.record(EventKind.crlReload, `CRL ${this.tls.crl.info.number?.toString() ?? "(no number)"} adopted from ${this.tls.crl.source}`);
       },
-      intervalMs: c.ca.crlRefresh, timeoutMs: c.timeouts.connect + c.health.timeout, fetch: o.crlFetch, scheduler: sched, log: this.log,
+      refused: (reason) => this.events.record("crl-refused", reason),
+      intervalMs: c.ca.crlRefresh, timeoutMs: c.timeouts.connect + c.health.timeout, maxBytes: () => this.config.ca.crlMaxSize,
+      fetch: o.crlFetch, scheduler: sched, log: this.log,
     });
     this.checker = new HealthChecker(
       [{ pool: this.ca, path: c.health.caPath }, { pool: this.masters, path: c.health.masterPath }],

@@ -19,6 +19,7 @@ function setup() {
     adopted: () => void adopted++,
     intervalMs: 1000,
     timeoutMs: 100,
+    maxBytes: () => 1024,
     scheduler: clock,
     fetch: (url, ims) => {
       calls.push({ url, ims });
