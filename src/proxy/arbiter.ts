@@ -132,15 +132,15 @@ export class Arbiter {
   }
 
   /**
-   * A CA write was handed to a CA's connection pool. Counted until that upstream request ends
-   * (answer, error, or timeouts.response), not until its client goes: a write whose client left
+   * A CA write was handed to a CA's connection pool. Counted until the CA's answer arrives or the
+   * upstream request ends (error, timeouts.response), not until its client goes: a write whose client left
    * runs on to its end (forward.ts), so when the count is 0 no CA is still doing a write.
    */
   writeStarted(): void {
     this.writesInFlight++;
   }
 
-  /** The upstream request of a CA write ended (exactly once per writeStarted). */
+  /** A CA write was answered or its upstream request ended (exactly once per writeStarted). */
   writeEnded(): void {
     this.writesInFlight = Math.max(0, this.writesInFlight - 1);
     if (this.writesInFlight > 0) return;

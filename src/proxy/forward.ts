@@ -382,6 +382,12 @@ export class Exchange implements Waiting {
     clearTimeout(this.timer);
     const b = this.backend as Upstream;
     b.waiting.delete(this);
+    if (this.countsWrite) {
+      // The CA has answered: the write is done in its cadir, whatever its body does from here
+      // (a body that stalls must not hold the count, and so a failback, forever).
+      this.countsWrite = false;
+      this.ctx.arbiter.writeEnded();
+    }
     if (this.detached) return this.abortUpstream(); // the write's end is known now; nobody to tell
     this.status = status;
     if (this.ctx.draining) this.res.shouldKeepAlive = false;

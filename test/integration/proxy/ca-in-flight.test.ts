@@ -66,3 +66,29 @@ test("a CA write in flight on a CA that hangs: 503 as soon as it is marked down,
   await until(() => proxy.arbiter.inFlightWrites === 0, 5000, "the write's upstream request ended");
   assert.equal(proxy.ca.get("ca1")!.outstanding, 0);
 });
+
+test("a CA write whose answer's body stalls stops counting as in flight once the status is in", async (t) => {
+  const p = pki();
+  const ca1 = await fakeBackend(t, "ca1");
+  const m1 = await fakeBackend(t, "m1");
+  const proxy = await startProxy(t, proxyConfig(p, [ca1], [m1], { timeouts: { connect: "300ms", response: "10s" } }));
+  ca1.handler = (req, res) => {
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.write("signed, ");
+    setTimeout(() => res.write("and then nothing more"), 20); // never ended
+  };
+  const { request } = await import("node:https");
+  const got = await new Promise<{ status: number; destroy: () => void }>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port: proxy.address.port, method: "PUT", path: "/puppet-ca/v1/certificate_request/node8", ca: p.ca.certPem, servername: "localhost", agent: false, cert: p.node1.certPem, key: p.node1.keyPem }, (res) => {
+      resolve({ status: res.statusCode ?? 0, destroy: () => res.destroy() });
+    });
+    req.on("error", reject);
+    req.end("CSR");
+  });
+  t.after(() => got.destroy());
+  assert.equal(got.status, 200);
+  await until(() => proxy.arbiter.inFlightWrites === 0, 2000, "the write no longer counted");
+  assert.equal(proxy.ca.get("ca1")!.outstanding, 1, "the upstream request itself still runs");
+  got.destroy();
+  await until(() => proxy.ca.get("ca1")!.outstanding === 0, 2000, "released when the client goes");
+});
