@@ -74,7 +74,8 @@ function onConnectionClose(this: Connection): void {
  * - an admission slot (admission.ts), from start() until the client side is over AND no upstream
  *   attempt runs;
  * - per attempt, the backend's `outstanding`, its `waiting` entry and, for a CA write, one
- *   "CA write in flight" on the arbiter, from dispatch until the attempt ends (release());
+ *   "CA write in flight" on the arbiter, from dispatch until the CA's answer arrives or the
+ *   attempt ends (release());
  * - the client side ends on the response's close or the connection's close, whichever comes first.
  * A CA write that may have reached the CA is not aborted when its client leaves: it runs to its
  * end (bounded by timeouts.response), so a failback's final pull knows when it is safe.
