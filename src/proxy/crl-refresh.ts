@@ -50,6 +50,8 @@ export interface CrlRefresherOptions {
   fetch?: CrlFetch;
   scheduler?: Scheduler;
   log?: Logger;
+  /** Told every fetch's result (metrics count the failures). */
+  fetched?(result: string): void;
 }
 
 export class CrlRefresher {
@@ -126,6 +128,7 @@ export class CrlRefresher {
       result = err instanceof Error ? err.message : String(err);
     }
     this.lastFetch = { at: this.sched.now(), result };
+    this.o.fetched?.(result);
     this.o.log?.[result === "adopted" ? "info" : "debug"]({ url, result }, "CRL fetch");
   }
 }

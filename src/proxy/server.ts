@@ -87,6 +87,7 @@ export class ProxyServer implements ProxySnapshotSource {
         this.events.record(EventKind.crlReload, `CRL ${this.tls.crl.info.number?.toString() ?? "(no number)"} adopted from ${this.tls.crl.source}`);
       },
       intervalMs: c.ca.crlRefresh, timeoutMs: c.timeouts.connect + c.health.timeout, fetch: o.crlFetch, scheduler: sched, log: this.log,
+      fetched: (result) => this.metrics.operator.crlFetched(result),
     });
     this.checker = new HealthChecker(
       [{ pool: this.ca, path: c.health.caPath }, { pool: this.masters, path: c.health.masterPath }],
@@ -147,6 +148,7 @@ export class ProxyServer implements ProxySnapshotSource {
     const revoked = identity.serial !== undefined && this.tls.crl.info.revoked.has(identity.serial);
     if (refuse !== undefined || revoked) {
       this.log.info({ remote: socket.remoteAddress, certname: identity.certname, reason: refuse ?? "revoked" }, "client certificate refused");
+      this.metrics.operator.clientCertRefused(refuse ?? "revoked");
       socket.destroy();
       return;
     }
