@@ -11,6 +11,7 @@ import { registerSyncCommand } from "./sync/command.js";
 import { registerTwitchCommand } from "./twitch/command.js";
 import { registerFleetCommand } from "./twitch/fleet/command.js";
 import { registerDemoCommand } from "./demo/command.js";
+import { registerAdminCommands } from "./admin-cli/command.js";
 import { VERSION } from "./version.js";
 
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerConfigCommand(program);
   registerProxyCommand(program);
   registerCheckCommand(program);
+  registerAdminCommands(program);
   registerSyncCommand(program);
   registerTwitchCommand(program);
   registerFleetCommand(program);
