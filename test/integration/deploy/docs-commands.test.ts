@@ -29,6 +29,7 @@ const ALLOWED: Record<string, string[] | undefined> = {
   dpkg: ["-i"],
   install: undefined,
   useradd: undefined,
+  promtool: ["check", "test"],
   journalctl: undefined,
   puppet: ["agent", "config"],
   puppetserver: ["ca"],
