@@ -180,10 +180,6 @@ class puppet_ha::ca (
     content => $autosign_content,
   }
 
-  $token_content = $admin_token ? {
-    Sensitive => Sensitive("${admin_token.unwrap}\n"),
-    default   => Sensitive("${admin_token}\n"),
-  }
   if $manage_package {
     include puppet_ha::install
     Class['puppet_ha::install'] -> File["${root}${config_file}"]
@@ -226,12 +222,9 @@ class puppet_ha::ca (
     }),
   }
 
-  file { "${root}${admin_token_file}":
-    ensure  => file,
-    owner   => 'root',
-    group   => $group,
-    mode    => '0640',
-    content => $token_content,
+  puppet_ha::token_file { "${root}${admin_token_file}":
+    group => $group,
+    token => $admin_token,
   }
 
   $ssh_key_ensure = $ssh_private_key ? { undef => absent, default => file }

@@ -155,13 +155,7 @@ class puppet_ha::proxy (
     fail("puppet_ha::proxy: manage_user would redefine the system account ${user}:${group}; set manage_user => false")
   }
 
-  $token_content = $admin_token ? {
-    undef     => undef,
-    Sensitive => Sensitive("${admin_token.unwrap}\n"),
-    default   => Sensitive("${admin_token}\n"),
-  }
   $token_file_in_config = $admin_token ? { undef => undef, default => $admin_token_file }
-  $token_file_ensure = $admin_token ? { undef => absent, default => file }
   $sync_section = $sync_cadirs ? {
     undef   => undef,
     default => epp('puppet_ha/sync.section.epp', {
@@ -193,21 +187,11 @@ class puppet_ha::proxy (
   }
 
   if $manage_user {
-    group { $group:
-      ensure => present,
-      system => true,
-    }
-    user { $user:
-      ensure     => present,
-      system     => true,
-      gid        => $group,
-      # `puppet` lets the proxy read the balancer's Puppet key in $ssldir.
-      groups     => $user_groups,
-      home       => '/nonexistent',
-      managehome => false,
-      shell      => '/usr/sbin/nologin',
-      require    => Group[$group],
-      before     => File["${root}${config_dir}"],
+    # `puppet` in $user_groups lets the proxy read the balancer's Puppet key in $ssldir.
+    puppet_ha::service_account { $user:
+      group  => $group,
+      groups => $user_groups,
+      before => File["${root}${config_dir}"],
     }
   }
 
@@ -268,12 +252,9 @@ class puppet_ha::proxy (
     }),
   }
 
-  file { "${root}${admin_token_file}":
-    ensure  => $token_file_ensure,
-    owner   => 'root',
-    group   => $group,
-    mode    => '0640',
-    content => $token_content,
+  puppet_ha::token_file { "${root}${admin_token_file}":
+    group => $group,
+    token => $admin_token,
   }
 
   file { "${root}${unit_file}":

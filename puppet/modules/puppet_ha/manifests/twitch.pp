@@ -91,16 +91,7 @@ class puppet_ha::twitch (
   if $token == undef and !$mtls and $listen !~ /\A(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+\z/ {
     fail("puppet_ha::twitch: without token or mtls twitch only binds loopback, not ${listen}")
   }
-  if $token != undef and $token =~ Sensitive {
-    $token_content = Sensitive("${token.unwrap}\n")
-  } elsif $token != undef {
-    $token_content = Sensitive("${token}\n")
-  } else {
-    $token_content = undef
-  }
-
   $token_file_in_config = $token ? { undef => undef, default => $token_file }
-  $token_file_ensure = $token ? { undef => absent, default => file }
   $tls = $mtls ? {
     true    => {
       'cert' => "${ssldir}/certs/${certname}.pem",
@@ -117,21 +108,11 @@ class puppet_ha::twitch (
   }
 
   if $manage_user {
-    group { $group:
-      ensure => present,
-      system => true,
-    }
-    user { $user:
-      ensure     => present,
-      system     => true,
-      gid        => $group,
-      # `puppet` lets twitch read the agent's lock files ($statedir is 0750 puppet:puppet).
-      groups     => $user_groups,
-      home       => '/nonexistent',
-      managehome => false,
-      shell      => '/usr/sbin/nologin',
-      require    => Group[$group],
-      before     => File["${root}${config_dir}"],
+    # `puppet` in $user_groups lets twitch read the agent's lock files ($statedir is 0750 puppet:puppet).
+    puppet_ha::service_account { $user:
+      group  => $group,
+      groups => $user_groups,
+      before => File["${root}${config_dir}"],
     }
   }
 
@@ -166,12 +147,9 @@ class puppet_ha::twitch (
     }),
   }
 
-  file { "${root}${token_file}":
-    ensure  => $token_file_ensure,
-    owner   => 'root',
-    group   => $group,
-    mode    => '0640',
-    content => $token_content,
+  puppet_ha::token_file { "${root}${token_file}":
+    group => $group,
+    token => $token,
   }
 
   file { "${root}${sudoers_file}":
