@@ -67,7 +67,7 @@ function resultLine(what: string, answer: AdminAnswer): string {
 export async function runAdminCommand(action: string, opts: AdminCliOptions, name?: string): Promise<void> {
   if (name !== undefined && !BACKEND_NAME.test(name)) throw new UsageError(`backend name "${name}" is not valid (letters, digits, ".", "_", "-")`);
   if (action === "ready") {
-    const t = adminTarget(opts, false);
+    const t = { ...adminTarget(opts, false), anyName: true };
     await waitLive(t);
     print(`ready: ${t.url}/health/live answers`);
     return;
