@@ -41,8 +41,17 @@ export function adminTarget(opts: AdminCliOptions, needToken: boolean): AdminTar
     }
     if (!token) throw new UsageError(`admin token file ${file} is empty`);
   }
-  const ca = cfg?.admin.tls && cfg.proxy ? readFileSync(cfg.proxy.tls.ca, "utf8") : undefined;
-  return { url: url.replace(/\/$/, ""), token, timeoutMs, ca };
+  return { url: url.replace(/\/$/, ""), token, timeoutMs, ca: adminCa(cfg) };
+}
+
+/** An https admin listener serves the proxy's Puppet cert: verify it with proxy.tls.ca. */
+function adminCa(cfg: ReturnType<typeof loadConfigFile> | undefined): string | undefined {
+  if (!cfg?.admin.tls || !cfg.proxy) return undefined;
+  try {
+    return readFileSync(cfg.proxy.tls.ca, "utf8");
+  } catch (err) {
+    throw new FileAccessError(cfg.proxy.tls.ca, "CA certificate (proxy.tls.ca)", { cause: err });
+  }
 }
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
