@@ -3,7 +3,6 @@
 // Each register* only defines its command; the implementation is imported when the command runs,
 // so that `twitch`, idle on every node, does not carry the proxy (test/unit/cli/lazy-commands).
 import { Command, CommanderError } from "commander";
-import { readFileSync } from "node:fs";
 import { ConfigError, PuppetHaError } from "./errors.js";
 import { registerConfigCommand } from "./config/command.js";
 import { registerProxyCommand } from "./proxy/command.js";
@@ -12,18 +11,20 @@ import { registerSyncCommand } from "./sync/command.js";
 import { registerTwitchCommand } from "./twitch/command.js";
 import { registerFleetCommand } from "./twitch/fleet/command.js";
 import { registerDemoCommand } from "./demo/command.js";
+import { registerAdminCommands } from "./admin-cli/command.js";
+import { VERSION } from "./version.js";
 
-const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command("puppet-ha")
     .description("High availability for a Puppet CA: TLS front end with CA hot standby, guarded CA sync and failback")
-    .version(pkg.version, "-V, --version")
+    .version(VERSION, "-V, --version")
     .exitOverride()
     .showHelpAfterError(false);
   registerConfigCommand(program);
   registerProxyCommand(program);
   registerCheckCommand(program);
+  registerAdminCommands(program);
   registerSyncCommand(program);
   registerTwitchCommand(program);
   registerFleetCommand(program);

@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { BackendStateName, HealthReport, SyncStateName } from "./report.js";
 import { EventKind, type HealthEvent } from "./events.js";
 import { RequestStats } from "./request-stats.js";
+import { OperatorMetrics } from "./operator-metrics.js";
 
 const BACKEND_STATES: BackendStateName[] = ["up", "down", "drain", "unknown"];
 const SYNC_STATES: SyncStateName[] = ["in-sync", "syncing", "diverged", "error"];
@@ -33,6 +34,8 @@ export class HealthMetrics {
   readonly #caCertExpiry: Gauge;
   readonly #crlExpiry: Gauge;
   readonly #health: Gauge<"status">;
+  /** Build info, config reloads, CRL fetch failures, refused client certs (operator-metrics.ts). */
+  readonly operator: OperatorMetrics;
   /** lastPass.at per destination already counted, so a pass is counted once. */
   readonly #countedPass = new Map<string, string>();
 
@@ -59,7 +62,11 @@ export class HealthMetrics {
     this.#health = new Gauge({ name: "puppet_ha_health_status", help: "1 for the current /health status (ok, degraded, down)", labelNames: ["status"], registers });
     this.#failovers.inc(0);
     this.#failbacks.inc(0);
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.operator = new OperatorMetrics(this.registry);
+    if (opts.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      OperatorMetrics.dropMisnamedDefaults(this.registry);
+    }
   }
 
   get contentType(): string {
@@ -126,6 +133,7 @@ export class HealthMetrics {
     if (report.expiry.caCert) this.#caCertExpiry.set((Date.parse(report.expiry.caCert.notAfter) - now) / 1000);
     if (report.expiry.crl) this.#crlExpiry.set((Date.parse(report.expiry.crl.notAfter) - now) / 1000);
     for (const status of ["ok", "degraded", "down"] as const) this.#health.set({ status }, report.status === status ? 1 : 0);
+    this.operator.update(report);
   }
 
   /** The Prometheus text exposition of everything, after update(report). */

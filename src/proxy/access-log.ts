@@ -4,7 +4,7 @@
 // by one process-wide timer and at exit, so a crash loses at most a second of lines.
 import { pino } from "pino";
 import type { LogConfig } from "../config/schema.js";
-import type { Logger } from "../log.js";
+import { levelAsWord, type Logger } from "../log.js";
 
 /** Longest time a line waits in the buffer. */
 export const ACCESS_FLUSH_MS = 1000;
@@ -27,5 +27,5 @@ export function createAccessLogger(cfg: Pick<LogConfig, "level" | "format">, fal
       /* nothing buffered or not open */
     }
   });
-  return pino({ level: cfg.level, base: { pid: process.pid, part: "access" } }, out);
+  return pino({ level: cfg.level, base: { pid: process.pid, part: "access" }, formatters: levelAsWord }, out);
 }

@@ -66,6 +66,8 @@ export interface CrlRefresherOptions {
   fetch?: CrlFetch;
   scheduler?: Scheduler;
   log?: Logger;
+  /** Told every fetch's result (metrics count the failures). */
+  fetched?(result: string): void;
 }
 
 export class CrlRefresher {
@@ -146,6 +148,7 @@ export class CrlRefresher {
       }
     }
     this.lastFetch = { at: this.sched.now(), result };
+    this.o.fetched?.(result);
     this.o.log?.[result === "adopted" ? "info" : "debug"]({ url, result }, "CRL fetch");
   }
 }

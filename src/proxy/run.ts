@@ -19,9 +19,11 @@ export async function runProxy(file: string): Promise<void> {
       const next = loadConfigFile(file);
       if (!next.proxy) throw new UsageError(`${file} has no proxy section`);
       rt.reload(next);
+      rt.proxy.metrics.operator.configReloaded(true);
       log.level = next.log.level;
       accessLog.level = next.log.level;
     } catch (err) {
+      rt.proxy.metrics.operator.configReloaded(false);
       log.error({ err: err instanceof Error ? err.message : String(err), problems: (err as { problems?: unknown }).problems }, "config reload refused; keeping the running config");
     }
   };

@@ -1,7 +1,6 @@
 // `puppet-ha proxy` as one object: the ProxyServer, the in-process sync service (when the config
 // has a sync section), the sync peers of the CA workers, the promotion hook (serial advance, lag),
 // the guarded failback and the admin listener, started and stopped together.
-import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Config } from "../config/schema.js";
@@ -20,8 +19,8 @@ import { FailbackDriver } from "./failback-driver.js";
 import { promotionHook } from "./promotion.js";
 import { ProxyServer, type ProxyServerOptions } from "./server.js";
 import { httpSyncPeer, localSyncPeer, type SyncPeer } from "./sync-peer.js";
+import { VERSION } from "../version.js";
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface ProxyRuntimeOptions extends Omit<ProxyServerOptions, "config"> {
   /** The whole config file (proxy section required; admin and sync used). */

@@ -94,6 +94,7 @@ export class ProxyServer implements ProxySnapshotSource {
       refused: (reason) => this.events.record("crl-refused", reason),
       intervalMs: c.ca.crlRefresh, timeoutMs: c.timeouts.connect + c.health.timeout, maxBytes: () => this.config.ca.crlMaxSize,
       fetch: o.crlFetch, scheduler: sched, log: this.log,
+      fetched: (result) => this.metrics.operator.crlFetched(result),
     });
     this.checker = new HealthChecker(
       [{ pool: this.ca, path: c.health.caPath }, { pool: this.masters, path: c.health.masterPath }],
@@ -155,6 +156,7 @@ export class ProxyServer implements ProxySnapshotSource {
     const revoked = identity.serial !== undefined && this.tls.crl.info.revoked.has(identity.serial);
     if (refused !== undefined || revoked) {
       this.log.info({ remote: socket.remoteAddress, certname: identity.certname, reason: refused ?? "revoked" }, "client certificate refused");
+      this.metrics.operator.clientCertRefused(refused ?? "revoked");
       refuse(socket);
       socket.destroy();
       return;

@@ -30,13 +30,15 @@ if $role != 'proxy' {
 case $role {
   'proxy': {
     class { 'puppet_ha::proxy':
-      certname     => $balancer_fqdn,
-      ca_workers   => $cas.map |$n, $ip| { { 'name' => $n, 'url' => "http://${ip}:8140" } },
-      masters      => $masters.map |$n, $ip| { { 'name' => $n, 'url' => "http://${ip}:8140" } },
+      certname       => $balancer_fqdn,
+      ca_workers     => $cas.map |$n, $ip| { { 'name' => $n, 'url' => "http://${ip}:8140" } },
+      masters        => $masters.map |$n, $ip| { { 'name' => $n, 'url' => "http://${ip}:8140" } },
       # The CA hosts' sync agents ask it which CA is active; the private network only.
-      admin_listen => "${balancer['ip']}:8141",
-      admin_token  => Sensitive(file("${exchange}/admin.token").strip),
-      bin          => $bin,
+      admin_listen   => "${balancer['ip']}:8141",
+      admin_token    => Sensitive(file("${exchange}/admin.token").strip),
+      bin            => $bin,
+      # puppet-ha comes from the synced source tree here, not from a package.
+      manage_package => false,
     }
   }
   'ca': {
@@ -57,6 +59,7 @@ case $role {
       sync_login_user      => 'puppet-ha-sync',
       sync_authorized_keys => [file("${exchange}/sync/id_ed25519.pub").strip],
       bin                  => $bin,
+      manage_package       => false,
     }
   }
   'master': {
@@ -68,10 +71,11 @@ case $role {
   default: {
     # Nodes: the run trigger, with a token (their certificate does not exist before enrolment).
     class { 'puppet_ha::twitch':
-      listen => '0.0.0.0:2023',
-      token  => Sensitive(file("${exchange}/twitch.token").strip),
-      mtls   => false,
-      bin    => $bin,
+      listen         => '0.0.0.0:2023',
+      token          => Sensitive(file("${exchange}/twitch.token").strip),
+      mtls           => false,
+      bin            => $bin,
+      manage_package => false,
     }
   }
 }

@@ -23,7 +23,13 @@ const files = [
 /** Tools other than puppet-ha that the docs may use, with the subcommands allowed (undefined: any). */
 const ALLOWED: Record<string, string[] | undefined> = {
   curl: undefined,
-  systemctl: ["start", "stop", "restart", "reload", "status", "disable"],
+  systemctl: ["start", "stop", "restart", "reload", "status", "disable", "enable", "daemon-reload"],
+  // docs/install.md: the package and the bundle by hand.
+  npm: ["ci", "run"],
+  dpkg: ["-i"],
+  install: undefined,
+  useradd: undefined,
+  promtool: ["check", "test"],
   journalctl: undefined,
   puppet: ["agent", "config"],
   puppetserver: ["ca"],
@@ -133,7 +139,7 @@ const where = (f: Found) => `${f.file}:${f.line}: ${f.argv.join(" ")}`;
 function checkPuppetHa(program: Command, argv: string[]): string[] {
   let cmd = program;
   let i = 1;
-  while (i < argv.length && !(argv[i] as string).startsWith("-")) {
+  while (i < argv.length && !(argv[i] as string).startsWith("-") && (cmd === program || cmd.commands.length > 0)) {
     const sub = cmd.commands.find((c) => c.name() === argv[i] || c.aliases().includes(argv[i] as string));
     if (!sub) return [`"${argv.slice(0, i + 1).join(" ")}": no such subcommand (has: ${cmd.commands.map((c) => c.name()).join(", ") || "none"})`];
     cmd = sub;
@@ -169,10 +175,15 @@ function checkPuppetHa(program: Command, argv: string[]): string[] {
 test("the docs and the Vagrant README hold the puppet-ha commands an operator needs", () => {
   const ha = found.filter((f) => f.argv[0] === "puppet-ha");
   const subcommands = new Set(ha.map((f) => f.argv.slice(1).filter((a) => !a.startsWith("-")).slice(0, 2).join(" ")));
-  for (const needed of ["config check", "check", "fleet twitch"]) {
+  for (const needed of ["config check", "check", "fleet twitch", "ca failover", "ca failback", "ca status", "backend drain"]) {
     assert.ok([...subcommands].some((s) => s.startsWith(needed)), `no "puppet-ha ${needed}" in a sh block: ${[...subcommands].join(", ")}`);
   }
   assert.ok(ha.length >= 10, `only ${ha.length} puppet-ha commands found`);
+});
+
+test("runbooks act through the admin CLI, not curl with the admin token", () => {
+  const curlApi = found.filter((f) => f.file.startsWith("docs/") && f.argv[0] === "curl" && f.argv.some((a) => /\/api\/|Authorization: Bearer/.test(a)));
+  assert.deepEqual(curlApi.map(where), []);
 });
 
 test("every puppet-ha command in the docs is one the CLI defines, with flags it defines", () => {
@@ -191,6 +202,8 @@ test("the checker itself refuses unknown subcommands, unknown flags, missing val
   assert.match(checkPuppetHa(program, ["puppet-ha", "fleet", "twitch", "--scheme", "ftp"]).join(), /not one of http, https/);
   assert.deepEqual(checkPuppetHa(program, ["puppet-ha", "fleet", "twitch", "-t", "f", "--no-progress", "--timeout=5s"]), []);
   assert.deepEqual(checkPuppetHa(program, ["puppet-ha", "--version"]), []);
+  assert.deepEqual(checkPuppetHa(program, ["puppet-ha", "backend", "drain", "m1", "-c", "f"]), [], "NAME is an argument, not a subcommand");
+  assert.match(checkPuppetHa(program, ["puppet-ha", "ca", "status", "now"]).join(), /unexpected argument "now"/);
   const nested: string[] = [];
   assert.deepEqual(words(`curl -s -H "Authorization: Bearer $(cat /etc/t)" http://x/api | grep ok # note`, nested), [["curl", "-s", "-H", "Authorization: Bearer $SUBST", "http://x/api"], ["grep", "ok"]]);
   assert.deepEqual(nested, ["cat /etc/t"]);

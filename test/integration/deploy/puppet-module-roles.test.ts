@@ -19,7 +19,11 @@ test.after(() => p.cleanup());
 const TOKEN = "s3cret-admin-token";
 const WORKERS = "[{ name => 'ca1', url => 'http://10.0.0.11:8140' }, { name => 'ca2', url => 'http://10.0.0.12:8140' }]";
 const MASTERS = "[{ name => 'm1', url => 'http://10.0.0.21:8140' }, { name => 'm2', url => 'http://10.0.0.22:8140/' }]";
-const SCRATCH = "manage_user => false, manage_service => false";
+// Every generated config is checked by the real single-file puppet-ha (validate_cmd), as the
+// package installs it; the package itself is not installed in a scratch root.
+const BUNDLE = join(p.dir, "puppet-ha");
+await execa(process.execPath, [join(repoRoot, "scripts/bundle.mjs"), BUNDLE]);
+const SCRATCH = `manage_user => false, manage_service => false, manage_package => false, config_validate_cmd => '${BUNDLE} config check -c %'`;
 
 /** A fresh scratch root with the directories the packages would have created. */
 function scratch(name: string): string {
@@ -61,7 +65,7 @@ const noopCases: { role: string; manifest: string; expect: string[] }[] = [
   {
     role: "proxy",
     manifest: `class { 'puppet_ha::proxy': ca_workers => ${WORKERS}, masters => ${MASTERS}, admin_token => Sensitive('${TOKEN}'), certname => 'balancer.example' }`,
-    expect: ["User[puppet-ha]", "File[/etc/puppet-ha/puppet-ha.yaml]", "File[/etc/puppet-ha/admin.token]", "File[/etc/systemd/system/puppet-ha-proxy.service]", "Service[puppet-ha-proxy]"],
+    expect: ["Package[puppet-ha]", "User[puppet-ha]", "File[/etc/puppet-ha/puppet-ha.yaml]", "File[/etc/puppet-ha/admin.token]", "File[/etc/systemd/system/puppet-ha-proxy.service]", "Service[puppet-ha-proxy]"],
   },
   {
     role: "ca",

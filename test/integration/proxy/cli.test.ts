@@ -148,6 +148,16 @@ test("SIGHUP reloads config and certs without dropping in-flight requests; a bad
   run.proc.kill("SIGHUP");
   await until(() => run.logs.filter((l) => l.msg === "config reload refused; keeping the running config").length === 2, 10_000, "refusal logged");
   assert.equal((await call(run.port, { path: "/puppet/v3/node/a" })).status, 200);
+  // Every reload is counted by its result (puppet_ha_config_reloads_total, for the alert rules).
+  const metrics = await new Promise<string>((resolve, reject) => {
+    httpRequest({ host: "127.0.0.1", port: run.adminPort, path: "/metrics" }, (res) => {
+      let b = "";
+      res.on("data", (d: Buffer) => (b += d.toString()));
+      res.on("end", () => resolve(b));
+    }).on("error", reject).end();
+  });
+  assert.match(metrics, /^puppet_ha_config_reloads_total\{result="success"\} 1$/m);
+  assert.match(metrics, /^puppet_ha_config_reloads_total\{result="failure"\} 2$/m);
   run.proc.kill("SIGTERM");
   const done = await run.proc;
   assert.equal(done.exitCode, 0, String(done.stderr));

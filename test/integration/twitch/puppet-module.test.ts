@@ -57,7 +57,7 @@ test("a real apply into a scratch root writes config, token, sudoers and unit; a
   mkdirSync(join(root, "etc/sudoers.d"), { recursive: true });
   mkdirSync(join(root, "etc/systemd/system"), { recursive: true });
   const manifest = `class { 'puppet_ha::twitch':
-  root => '${root}', manage_user => false, manage_service => false, user => 'root', group => 'root',
+  root => '${root}', manage_user => false, manage_service => false, manage_package => false, validate_config => false, user => 'root', group => 'root',
   token => Sensitive("it's-a-token"), allow => ['admin*.ops', 'bolt.example'], certname => 'node1.example',
   puppet_args => ['--server', 'puppet.example', '--serverport', '8140'], rate_limit_max => 3, splay_max => '30s',
   sudoers_validate_cmd => '${VISUDO} -c -f %',
@@ -126,7 +126,7 @@ test("a real apply into a scratch root writes config, token, sudoers and unit; a
 });
 
 test("the class refuses a non-loopback listen without token or mTLS", async () => {
-  const r = await apply(`class { 'puppet_ha::twitch': root => '${join(dir, "root2")}', manage_user => false, manage_service => false, mtls => false }\n`);
+  const r = await apply(`class { 'puppet_ha::twitch': root => '${join(dir, "root2")}', manage_user => false, manage_service => false, manage_package => false, validate_config => false, mtls => false }\n`);
   assert.equal(r.exitCode, 1);
   assert.match(messages(r.stderr), /without token or mtls twitch only binds loopback, not 0\.0\.0\.0:2023/);
 });

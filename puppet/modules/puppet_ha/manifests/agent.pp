@@ -1,17 +1,32 @@
-# @summary The agent side of every host behind puppet-ha: puppet.conf with `server` and `ca_server`
-#   pointing at the balancer (the agent then never talks to a CA or master directly, so a failover
-#   changes nothing on the nodes). The whole file is written from a template (no ini-editing
-#   module needed): settings this class does not know go in $main_settings, $agent_settings and
-#   $server_settings.
+# @summary puppet.conf of a node behind puppet-ha: server and ca_server point at the balancer.
+#
+# The agent side of every host behind puppet-ha: puppet.conf with `server` and `ca_server`
+# pointing at the balancer (the agent then never talks to a CA or master directly, so a failover
+# changes nothing on the nodes). The whole file is written from a template (no ini-editing
+# module needed): settings this class does not know go in $main_settings, $agent_settings and
+# $server_settings.
+#
+# @example
+#   class { 'puppet_ha::agent':
+#     server => 'puppet.example.com',
+#   }
 #
 # @param server The balancer's name (must be in its certificate's subject alternative names).
 # @param ca_server Default $server: CA requests go through the balancer too.
+# @param serverport `serverport`: the balancer's port.
+# @param ca_port `ca_port`; default $serverport.
+# @param certname `certname` in [main]; undef: Puppet's default (the host's FQDN).
 # @param section Where server/ca_server/ports go: [agent] (default: only the agent reads it, the
 #   `puppetserver ca` CLI reads [agent] too) or [main].
-# @param puppet_conf Upstream packages: /etc/puppetlabs/puppet/puppet.conf.
+# @param main_settings More settings of the `[main]` section (name => value; no newline or '#' in values).
+# @param agent_settings More settings of the `[agent]` section.
+# @param server_settings Settings of the `[server]` section.
+# @param puppet_conf The file (module data: /etc/puppet/puppet.conf, or
+#   /etc/puppetlabs/puppet/puppet.conf for Puppet AIO / OpenVox).
 # @param root Prefix for the file this class writes (a scratch area for tests).
 class puppet_ha::agent (
   Pattern[/\A[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\z/] $server,
+  Puppet_ha::Absolutepath $puppet_conf,
   Optional[Pattern[/\A[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\z/]] $ca_server = undef,
   Integer[1, 65535] $serverport = 8140,
   Optional[Integer[1, 65535]] $ca_port = undef,
@@ -20,11 +35,10 @@ class puppet_ha::agent (
   Hash[Pattern[/\A[a-z_]+\z/], Variant[String, Integer, Boolean]] $main_settings = {},
   Hash[Pattern[/\A[a-z_]+\z/], Variant[String, Integer, Boolean]] $agent_settings = {},
   Hash[Pattern[/\A[a-z_]+\z/], Variant[String, Integer, Boolean]] $server_settings = {},
-  Puppet_ha::Absolutepath $puppet_conf = '/etc/puppet/puppet.conf',
   String $root = '',
 ) {
   ($main_settings + $agent_settings + $server_settings).each |$k, $v| {
-    if "${v}" =~ /[\n\r#]/ {
+    if String($v) =~ /[\n\r#]/ {
       fail("puppet_ha::agent: the value of ${k} must not hold a newline or '#' (puppet.conf has no inline comments)")
     }
   }

@@ -1,27 +1,83 @@
-# @summary The puppet-ha balancer: its config file (proxy, admin and optionally sync sections), the
-#   admin token file, the state dir, the systemd unit (deploy/systemd/puppet-ha-proxy.service) and
-#   the service.
+# @summary The puppet-ha balancer (puppet-ha proxy) with its admin listener and optional in-process sync.
+#
+# The puppet-ha balancer: its config file (proxy, admin and optionally sync sections), the
+# admin token file, the state dir, the systemd unit (deploy/systemd/puppet-ha-proxy.service), the
+# package and the service.
+#
+# @example Two CA workers and two compile masters
+#   class { 'puppet_ha::proxy':
+#     ca_workers   => [{ name => 'ca1', url => 'http://10.0.0.11:8140' }, { name => 'ca2', url => 'http://10.0.0.12:8140' }],
+#     masters      => [{ name => 'm1', url => 'http://10.0.0.21:8140' }],
+#     admin_listen => '10.0.0.10:8141',
+#     admin_token  => Sensitive(lookup('puppet_ha::admin_token')),
+#   }
 #
 # @param ca_workers CA workers in priority order: the first is the primary, the rest hot standbys.
 #   Their URLs are the plain-HTTP puppetservers of puppet_ha::ca (header auth on).
 # @param masters Compile masters (puppet_ha::master), CA-disabled, plain HTTP with header auth.
+# @param listen `proxy.listen`: where agents connect (host:port).
 # @param certname The balancer's Puppet certname: its cert and key are looked up in $ssldir.
-# @param tls_cert Default "${ssldir}/certs/${certname}.pem"; likewise tls_key, tls_ca, tls_crl.
+# @param ssldir The balancer's Puppet ssldir (module data: Debian's /var/lib/puppet/ssl, or
+#   /etc/puppetlabs/puppet/ssl for Puppet AIO / OpenVox).
+# @param tls_cert `proxy.tls.cert`; default "${ssldir}/certs/${certname}.pem".
+# @param tls_key `proxy.tls.key`; default "${ssldir}/private_keys/${certname}.pem".
+# @param tls_ca `proxy.tls.ca`; default "${ssldir}/certs/ca.pem".
+# @param tls_crl `proxy.tls.crl`; default "${ssldir}/crl.pem".
+# @param tls_min_version `proxy.tls.minVersion`.
+# @param hold_writes `proxy.ca.holdWrites`: how long CA writes wait during a failover or failback.
+# @param crl_refresh `proxy.ca.crlRefresh`: how often the CRL is fetched from the active CA.
+# @param failback `proxy.ca.failback`: `manual` (the admin API or `puppet-ha ca failback`) or `auto`.
+# @param failback_after `proxy.ca.failbackAfter`: healthy and in sync this long before an auto failback.
+# @param serial_gap `proxy.ca.serialGap`: how far a promoted standby's serial is advanced.
+# @param balance `proxy.masters.balance`.
+# @param pin_file_bucket `proxy.masters.pinFileBucket`: file bucket requests of one node go to one master.
+# @param health_interval `proxy.health.interval`.
+# @param health_timeout `proxy.health.timeout`.
+# @param health_rise `proxy.health.rise`: passed checks before a backend is up.
+# @param health_fall `proxy.health.fall`: failed checks before a backend is down.
+# @param state_dir `proxy.stateDir`: the arbiter's epoch and active CA, the last CRL.
+# @param access_log `proxy.accessLog`: one log line per request.
 # @param admin_listen The admin listener (/health, /metrics, status page, admin API). Keep it on
 #   loopback or a management network: with a token it controls failover and failback.
 # @param admin_token Written to $admin_token_file (0640 root:$group); undef: the admin API is off.
+# @param admin_token_file `admin.tokenFile`.
+# @param max_sync_lag `admin.maxSyncLag`: /health turns degraded beyond this lag.
+# @param expiry_warn_days `admin.expiryWarnDays`.
 # @param sync_cadirs Single-host layout (every cadir local, as in the Pro Puppet book): the proxy
 #   syncs them itself. Keys are CA worker names. undef: no sync section (sync agents on CA hosts).
+# @param sync_write_into `sync.writeInto`: the cadirs the in-process sync may write (default all).
+# @param sync_schedule `sync.schedule` (cron syntax).
+# @param sync_watch `sync.watch`: pass on every change of a local source cadir.
+# @param sync_backup_dir `sync.backupDir`.
+# @param sync_work_dir `sync.workDir`.
+# @param sync_max_deletes `sync.maxDeletes`: a pass deleting more files than this is refused.
+# @param sync_ssh `sync.rsync.ssh`: the ssh command line for remote cadirs.
+# @param sync_rsync_timeout `sync.rsync.timeout`.
+# @param log_level `log.level`.
 # @param user The user the proxy runs as. In the single-host layout it writes the standby cadirs,
 #   so run it as the cadirs' owner ('puppet').
+# @param group The proxy's group (owner group of its config and token files).
+# @param user_groups Supplementary groups of $user (`puppet`: to read the balancer's Puppet key).
+# @param bin The puppet-ha command (the package installs /usr/bin/puppet-ha).
+# @param config_validate_cmd Checks every generated config file before it is installed (`%` is the
+#   new file): `puppet-ha config check`.
+# @param validate_config Run $config_validate_cmd (false: install configs unchecked).
+# @param config_dir /etc/puppet-ha, managed here unless another class already does.
+# @param config_file The config file the unit passes to `puppet-ha proxy -c`.
+# @param unit_file The systemd unit.
 # @param root Prefix for every file this class writes (a scratch area for tests); the paths
 #   written inside the files are the real ones.
+# @param manage_package Install the puppet-ha package (puppet_ha::install).
+# @param manage_user Create $user and $group (refused for system accounts such as puppet).
+# @param manage_service Manage the puppet-ha-proxy service (reload on config changes).
+# @param service_ensure The service's state.
+# @param service_enable Start the service at boot.
 class puppet_ha::proxy (
   Array[Puppet_ha::Backend, 1] $ca_workers,
   Array[Puppet_ha::Backend, 1] $masters,
+  Puppet_ha::Absolutepath $ssldir,
   Puppet_ha::Listen $listen = '0.0.0.0:8140',
   String[1] $certname = $trusted['certname'],
-  Puppet_ha::Absolutepath $ssldir = '/var/lib/puppet/ssl',
   Optional[Puppet_ha::Absolutepath] $tls_cert = undef,
   Optional[Puppet_ha::Absolutepath] $tls_key = undef,
   Optional[Puppet_ha::Absolutepath] $tls_ca = undef,
@@ -59,15 +115,19 @@ class puppet_ha::proxy (
   Pattern[/\A[a-z_][a-z0-9_-]*\z/] $group = 'puppet-ha',
   Array[Pattern[/\A[a-z_][a-z0-9_-]*\z/]] $user_groups = ['puppet'],
   Puppet_ha::Absolutepath $bin = '/usr/bin/puppet-ha',
+  String[1] $config_validate_cmd = "${bin} config check -c %",
+  Boolean $validate_config = true,
   Puppet_ha::Absolutepath $config_dir = '/etc/puppet-ha',
   Puppet_ha::Absolutepath $config_file = '/etc/puppet-ha/puppet-ha.yaml',
   Puppet_ha::Absolutepath $unit_file = '/etc/systemd/system/puppet-ha-proxy.service',
   String $root = '',
+  Boolean $manage_package = true,
   Boolean $manage_user = true,
   Boolean $manage_service = true,
   Enum['running', 'stopped'] $service_ensure = 'running',
   Boolean $service_enable = true,
 ) {
+  $config_validate_cmd_used = $validate_config ? { true => $config_validate_cmd, default => undef }
   puppet_ha::unique_names('puppet_ha::proxy: ca_workers', $ca_workers)
   puppet_ha::unique_names('puppet_ha::proxy: masters', $masters)
   $worker_names = $ca_workers.map |$w| { $w['name'] }
@@ -95,11 +155,7 @@ class puppet_ha::proxy (
     fail("puppet_ha::proxy: manage_user would redefine the system account ${user}:${group}; set manage_user => false")
   }
 
-  $token_content = $admin_token ? {
-    undef     => undef,
-    Sensitive => Sensitive("${admin_token.unwrap}\n"),
-    default   => Sensitive("${admin_token}\n"),
-  }
+  $token_file_in_config = $admin_token ? { undef => undef, default => $admin_token_file }
   $sync_section = $sync_cadirs ? {
     undef   => undef,
     default => epp('puppet_ha/sync.section.epp', {
@@ -125,22 +181,17 @@ class puppet_ha::proxy (
     }.values.sort,
   }
 
+  if $manage_package {
+    include puppet_ha::install
+    Class['puppet_ha::install'] -> File["${root}${config_file}"]
+  }
+
   if $manage_user {
-    group { $group:
-      ensure => present,
-      system => true,
-    }
-    user { $user:
-      ensure     => present,
-      system     => true,
-      gid        => $group,
-      # `puppet` lets the proxy read the balancer's Puppet key in $ssldir.
-      groups     => $user_groups,
-      home       => '/nonexistent',
-      managehome => false,
-      shell      => '/usr/sbin/nologin',
-      require    => Group[$group],
-      before     => File["${root}${config_dir}"],
+    # `puppet` in $user_groups lets the proxy read the balancer's Puppet key in $ssldir.
+    puppet_ha::service_account { $user:
+      group  => $group,
+      groups => $user_groups,
+      before => File["${root}${config_dir}"],
     }
   }
 
@@ -161,11 +212,12 @@ class puppet_ha::proxy (
   }
 
   file { "${root}${config_file}":
-    ensure  => file,
-    owner   => 'root',
-    group   => $group,
-    mode    => '0640',
-    content => epp('puppet_ha/proxy.yaml.epp', {
+    ensure       => file,
+    owner        => 'root',
+    group        => $group,
+    mode         => '0640',
+    validate_cmd => $config_validate_cmd_used,
+    content      => epp('puppet_ha/proxy.yaml.epp', {
       'proxy'        => {
         'listen'          => $listen,
         'tls_cert'        => $tls_cert.lest || { "${ssldir}/certs/${certname}.pem" },
@@ -191,7 +243,7 @@ class puppet_ha::proxy (
       },
       'admin'        => {
         'listen'           => $admin_listen,
-        'token_file'       => $admin_token ? { undef => undef, default => $admin_token_file },
+        'token_file'       => $token_file_in_config,
         'max_sync_lag'     => $max_sync_lag,
         'expiry_warn_days' => $expiry_warn_days,
       },
@@ -200,12 +252,9 @@ class puppet_ha::proxy (
     }),
   }
 
-  file { "${root}${admin_token_file}":
-    ensure  => $admin_token ? { undef => absent, default => file },
-    owner   => 'root',
-    group   => $group,
-    mode    => '0640',
-    content => $token_content,
+  puppet_ha::token_file { "${root}${admin_token_file}":
+    group => $group,
+    token => $admin_token,
   }
 
   file { "${root}${unit_file}":

@@ -1,0 +1,108 @@
+// `npm run package` builds a Debian package that installs and removes cleanly on this machine:
+// its control fields (nodejs >= 20.19 declared, no runtime bundled), its files, the postinst
+// (puppet-ha user, /var/lib/puppet-ha, nothing started or enabled), /usr/bin/puppet-ha --version
+// and `config check` run from an unrelated directory (no package.json next to the bundle), the man
+// page and bash completion, then dpkg -r and --purge leaving nothing behind. It installs into the
+// real system, so it purges a leftover first and always purges (and drops a user it created) after.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { execa } from "execa";
+import { repoRoot } from "../../helpers/cli.js";
+
+const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
+const DEB_VERSION = `${pkg.version}-1`;
+const UNITS = ["puppet-ha-proxy.service", "puppet-ha-sync.service", "puppet-ha-twitch.service"];
+const INSTALLED = [
+  "/usr/bin/puppet-ha", ...UNITS.map((u) => `/lib/systemd/system/${u}`), "/usr/share/man/man1/puppet-ha.1.gz",
+  "/usr/share/bash-completion/completions/puppet-ha", "/usr/share/doc/puppet-ha/examples/puppet-ha.example.yaml",
+  "/usr/share/doc/puppet-ha/docs/install.md", "/usr/share/doc/puppet-ha/monitoring/puppet-ha.rules.yml",
+];
+
+const sh = (cmd: string, args: string[]) => execa(cmd, args, { reject: false, cwd: "/" });
+const installed = async () => (await sh("dpkg-query", ["-W", "-f=${Status}", "puppet-ha"])).stdout.includes("install ok installed");
+const userExists = async (name: string) => (await sh("getent", ["passwd", name])).exitCode === 0;
+const groupExists = async (name: string) => (await sh("getent", ["group", name])).exitCode === 0;
+
+test("npm run package: a .deb that installs /usr/bin/puppet-ha and the units, starts nothing, and purges cleanly", { timeout: 180_000 }, async (t) => {
+  assert.equal(process.getuid?.(), 0, "this test installs a package: run it as root (as CI does)");
+  const out = mkdtempSync(join(tmpdir(), "puppet-ha-deb-"));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+
+  // A leftover of an interrupted run goes first; whatever happens below, the package goes after.
+  if (await installed()) assert.equal((await sh("dpkg", ["--purge", "puppet-ha"])).exitCode, 0);
+  assert.ok(!existsSync("/var/lib/puppet-ha") && !existsSync("/etc/puppet-ha"),
+    "/var/lib/puppet-ha or /etc/puppet-ha exist without the package: this machine runs puppet-ha, not a place for this test");
+  const hadUser = await userExists("puppet-ha");
+  const hadGroup = await groupExists("puppet-ha");
+  t.after(async () => {
+    if (await installed()) await sh("dpkg", ["--purge", "puppet-ha"]);
+    if (!hadUser && (await userExists("puppet-ha"))) await sh("deluser", ["--quiet", "--system", "puppet-ha"]);
+    if (!hadGroup && (await groupExists("puppet-ha"))) await sh("delgroup", ["--quiet", "--system", "puppet-ha"]);
+    rmSync("/var/lib/puppet-ha", { recursive: true, force: true });
+  });
+
+  const build = await execa("npm", ["run", "--silent", "package", "--", out], { cwd: repoRoot, reject: false });
+  assert.equal(build.exitCode, 0, String(build.stderr));
+  const deb = join(out, `puppet-ha_${DEB_VERSION}_all.deb`);
+  assert.ok(existsSync(deb), `${deb} built`);
+
+  const field = async (f: string) => (await sh("dpkg-deb", ["-f", deb, f])).stdout.trim();
+  assert.equal(await field("Package"), "puppet-ha");
+  assert.equal(await field("Version"), DEB_VERSION);
+  assert.equal(await field("Architecture"), "all", "no bundled runtime: the same package on every architecture");
+  assert.match(await field("Depends"), /(^|, )nodejs \(>= 20\.19\)(,|$)/);
+  const contents = `${(await sh("dpkg-deb", ["-c", deb])).stdout}\n`;
+  for (const f of INSTALLED) assert.ok(contents.includes(` .${f}\n`), `package holds ${f}`);
+  assert.doesNotMatch(contents, /node_modules|\/usr\/bin\/node\b/, "no node_modules, no node binary");
+
+  // node here comes from a nodejs .deb (NodeSource) when dpkg knows it; otherwise only the
+  // declared dependency is missing and --force-depends says so explicitly.
+  const nodeDeb = (await sh("dpkg-query", ["-W", "-f=${Version}", "nodejs"])).stdout;
+  const depOk = nodeDeb !== "" && (await sh("dpkg", ["--compare-versions", nodeDeb, "ge", "20.19"])).exitCode === 0;
+  const install = await sh("dpkg", [...(depOk ? [] : ["--force-depends"]), "-i", deb]);
+  assert.equal(install.exitCode, 0, String(install.stdout) + String(install.stderr));
+  assert.ok(await installed());
+  for (const f of INSTALLED) assert.ok(existsSync(f), `${f} installed`);
+
+  assert.match((await sh("getent", ["passwd", "puppet-ha"])).stdout, /^puppet-ha:x:\d+:\d+:[^:]*:\/var\/lib\/puppet-ha:\/usr\/sbin\/nologin$/m);
+  const state = statSync("/var/lib/puppet-ha");
+  assert.equal(state.mode & 0o777, 0o750);
+  assert.equal(state.uid, Number((await sh("id", ["-u", "puppet-ha"])).stdout));
+  for (const u of UNITS) {
+    assert.ok(!existsSync(`/etc/systemd/system/multi-user.target.wants/${u}`), `${u} is not enabled by the package`);
+  }
+
+  const version = await sh("/usr/bin/puppet-ha", ["--version"]);
+  assert.equal(version.exitCode, 0, String(version.stderr));
+  assert.equal(version.stdout.trim(), pkg.version);
+  const check = await sh("/usr/bin/puppet-ha", ["config", "check", "-c", "/usr/share/doc/puppet-ha/examples/puppet-ha.example.yaml"]);
+  assert.equal(check.exitCode, 0, String(check.stderr));
+  assert.match(check.stdout, /^# \/usr\/share\/doc\/puppet-ha\/examples\/puppet-ha\.example\.yaml: OK/);
+  const bad = await sh("/usr/bin/puppet-ha", ["config", "check", "-c", "/nonexistent.yaml"]);
+  assert.equal(bad.exitCode, 2);
+
+  const man = gunzipSync(readFileSync("/usr/share/man/man1/puppet-ha.1.gz")).toString();
+  assert.match(man, /^\.TH PUPPET-HA 1 /);
+  for (const cmd of ["proxy", "sync", "twitch", "config check", "ca failover", "backend drain", "ready"]) {
+    assert.ok(man.includes(`.B puppet\\-ha ${cmd.replace(/-/g, "\\-")}`), `man page documents ${cmd}`);
+  }
+  const comp = await sh("bash", ["-c", "source /usr/share/bash-completion/completions/puppet-ha && complete -p puppet-ha && COMP_WORDS=(puppet-ha ca f); COMP_CWORD=2; _puppet_ha; echo \"${COMPREPLY[*]}\""]);
+  assert.equal(comp.exitCode, 0, String(comp.stderr));
+  assert.match(comp.stdout, /^complete -F _puppet_ha puppet-ha$/m);
+  assert.match(comp.stdout, /^failover failback$/m);
+
+  const remove = await sh("dpkg", ["-r", "puppet-ha"]);
+  assert.equal(remove.exitCode, 0, String(remove.stderr));
+  for (const f of INSTALLED) assert.ok(!existsSync(f), `${f} removed`);
+  assert.ok(existsSync("/var/lib/puppet-ha"), "remove keeps the state dir (the arbiter's epoch)");
+  const purge = await sh("dpkg", ["--purge", "puppet-ha"]);
+  assert.equal(purge.exitCode, 0, String(purge.stderr));
+  assert.ok(!existsSync("/var/lib/puppet-ha"), "purge removes the state dir");
+  assert.ok(!existsSync("/etc/puppet-ha"), "purge removes the empty /etc/puppet-ha");
+  assert.ok(!existsSync("/usr/share/doc/puppet-ha"));
+  assert.equal((await sh("dpkg-query", ["-W", "-f=${Status}", "puppet-ha"])).stdout.includes("installed"), false);
+});
