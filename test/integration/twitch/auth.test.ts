@@ -42,7 +42,7 @@ test("token: none is 401 with WWW-Authenticate, wrong is 403, right is 200; stat
   const none = await call(url);
   assert.equal(none.status, 401);
   assert.match(String(none.headers["www-authenticate"]), /^Bearer/);
-  assert.equal((JSON.parse(none.body) as { error: string }).error, "E_TWITCH_AUTH_REQUIRED");
+  assert.equal((JSON.parse(none.body) as { error: { code: string } }).error.code, "E_TWITCH_AUTH_REQUIRED");
   assert.equal((await call(url, { token: "s3cret-token-valuE" })).status, 403);
   assert.equal((await call(url, { token: "s3cret" })).status, 403);
   const basic = await httpRequest(`${url}/puppet/twitch`, { method: "GET", headers: { authorization: "Basic czNjcmV0" }, timeoutMs: 5000 });
@@ -94,7 +94,7 @@ test("rate limit per caller: 429 with Retry-After, other callers unaffected, the
   const limited = await call(h.url, { tls: client(admin) });
   assert.equal(limited.status, 429);
   assert.equal(limited.headers["retry-after"], "45");
-  assert.equal((JSON.parse(limited.body) as { error: string }).error, "E_TWITCH_RATE_LIMIT");
+  assert.equal((JSON.parse(limited.body) as { error: { code: string } }).error.code, "E_TWITCH_RATE_LIMIT");
   assert.equal((await call(h.url, { tls: client(admin2) })).status, 200, "another caller has its own budget");
   now += 45_000;
   assert.equal((await call(h.url, { tls: client(admin) })).status, 200, "the first hit left the window");
