@@ -69,8 +69,8 @@ export class ConfigError extends PuppetHaError {
 /** A file the command needs (config, cert, key, token) is missing or unreadable. */
 export class FileAccessError extends PuppetHaError {
   readonly path: string;
-  constructor(path: string, what: string, options?: { cause?: unknown }) {
-    const reason = errnoText(options?.cause);
+  constructor(path: string, what: string, options?: { cause?: unknown; reason?: string }) {
+    const reason = options?.reason ?? errnoText(options?.cause);
     super("E_FILE", `cannot read ${what} ${path}${reason ? `: ${reason}` : ""}`, options);
     this.path = path;
   }

@@ -39,7 +39,7 @@ export function readTokenFile(path: string, what = "token file", warn?: (message
     throw new FileAccessError(path, what, { cause });
   }
   const token = text.trim();
-  if (token === "") throw new FileAccessError(path, `${what} (it is empty)`);
+  if (token === "") throw new FileAccessError(path, what, { reason: "it is empty" });
   const w = modeWarning(path, stats.mode, what);
   if (w && warn) warn(w);
   return token;

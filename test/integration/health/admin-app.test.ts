@@ -266,5 +266,5 @@ test("a missing or empty token file fails at start", () => {
   assert.throws(() => createAdminApp({ ...base, tokenFile: join(dir, "missing") }), FileAccessError);
   const empty = join(dir, "empty.token");
   writeFileSync(empty, "\n");
-  assert.throws(() => createAdminApp({ ...base, tokenFile: empty }), /admin token file .* is empty/);
+  assert.throws(() => createAdminApp({ ...base, tokenFile: empty }), /cannot read admin token file .*: it is empty/);
 });
