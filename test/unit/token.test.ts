@@ -24,7 +24,7 @@ test("readTokenFile: trims, warns on a loose mode, refuses missing and empty fil
   chmodSync(f, 0o600);
   const warnings: string[] = [];
   assert.equal(readTokenFile(f, "token file", (w) => warnings.push(w)), "tok-1");
-  assert.deepEqual(warnings, []);
+  assert.equal(warnings.length, 0, warnings.join("\n"));
   chmodSync(f, 0o644);
   readTokenFile(f, "token file", (w) => warnings.push(w));
   assert.equal(warnings.length, 1);
