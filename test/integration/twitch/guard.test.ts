@@ -72,3 +72,17 @@ test("noop, tags and environment need authentication even on loopback; with the 
   await authed.runner.idle();
   assert.deepEqual(authed.fake.argvs(), [["agent", "--onetime", "--no-daemonize", "--detailed-exitcodes", "--noop", "--tags", "ntp", "--environment", "production"]]);
 });
+
+test("no credential reaches twitch's log: neither a query-string token nor the Authorization header", async (t) => {
+  const token = testToken(t, "the-real-twitch-token");
+  const h = await startHarness(t, { auth: token.auth });
+  assert.equal((await fetch(`${h.url}/puppet/twitch?token=QS-SECRET-9`)).status, 401);
+  assert.equal((await fetch(`${h.url}/puppet/twitch?access_token=QS-SECRET-8`, { headers: { authorization: "Bearer HEADER-SECRET-7" } })).status, 403);
+  assert.equal((await fetch(`${h.url}/puppet/twitch?token=QS-SECRET-6`, { headers: token.headers })).status, 400, "an unknown parameter");
+  assert.equal((await fetch(`${h.url}/puppet/twitch`, { headers: token.headers })).status, 202);
+  await h.runner.idle();
+  const text = JSON.stringify(h.logs());
+  assert.match(text, /puppet run triggered/);
+  assert.match(text, /unknown parameter \\"token\\"/, "the refusal is logged, naming the key only");
+  for (const s of ["QS-SECRET-9", "QS-SECRET-8", "HEADER-SECRET-7", "QS-SECRET-6", "the-real-twitch-token"]) assert.ok(!text.includes(s), `${s} is not in the log`);
+});
