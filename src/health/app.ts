@@ -1,17 +1,18 @@
 // The admin listener's express app: /health, /health/live, /metrics, the status page at / and the
-// admin API. The proxy owns the socket; it hands this app a report source and its action methods.
+// admin API, and the Host guard the listener wraps it in. The proxy owns the socket; it hands this
+// app a report source and its action methods.
+import type { RequestListener } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { HostNotAllowedError, NotFoundError } from "../errors.js";
+import { sendError } from "../http-error.js";
 import { silentLogger, type Logger } from "../log.js";
+import { hostAllowed, listenerNames } from "../request-origin.js";
+import { TokenFile } from "../token.js";
+import type { AdminConfig } from "./config.js";
 import type { HealthReport } from "./report.js";
 import type { HealthCore } from "./health-status.js";
 import type { EventLog } from "./events.js";
 import type { HealthMetrics } from "./metrics.js";
-import type { RequestListener } from "node:http";
-import { HostNotAllowedError, NotFoundError } from "../errors.js";
-import { sendError } from "../http-error.js";
-import { hostAllowed, listenerNames } from "../request-origin.js";
-import { TokenFile } from "../token.js";
-import type { AdminConfig } from "./config.js";
 import { createAdminApi, type AdminActions } from "./admin-api.js";
 import { renderStatusFragment, renderStatusPage, STATUS_PAGE_CSP } from "./status-page.js";
 
