@@ -6,20 +6,23 @@ import { FileAccessError } from "./errors.js";
 
 /**
  * The ssh-like check of a secret file (token file, TLS key): a warning naming the file and the fix
- * when group or others may read it, else undefined. Warn rather than refuse: the file stays usable
- * (a refusal at a node's restart would be an outage), the warning is logged at every start/reload.
+ * when group or others may read or write it, else undefined. Warn rather than refuse: the file
+ * stays usable (a refusal at a node's restart would be an outage); the warning is logged at every
+ * start and reload. `groupRead`: TLS keys may be group-readable (Puppet's ssl dir and Debian's
+ * ssl-cert group keep keys 0640 for the services that share them); tokens may not.
  */
-export function modeWarning(path: string, mode: number, what: string): string | undefined {
-  const loose = mode & 0o077;
+export function modeWarning(path: string, mode: number, what: string, o: { groupRead?: boolean } = {}): string | undefined {
+  const loose = mode & (o.groupRead ? 0o037 : 0o077);
   if (loose === 0) return undefined;
   const octal = (mode & 0o777).toString(8).padStart(4, "0");
-  return `${what} ${path} is readable or writable by group/others (mode ${octal}): run \`chmod 600 ${path}\` (and chown it to the service user)`;
+  const fix = o.groupRead ? "chmod 640" : "chmod 600";
+  return `${what} ${path} is readable or writable by ${o.groupRead ? "others (or writable by group)" : "group/others"} (mode ${octal}): run \`${fix} ${path}\` (and chown it to the service user)`;
 }
 
-/** Stat a secret file and return modeWarning() for it (undefined when fine or unreadable). */
-export function secretFileWarning(path: string, what: string): string | undefined {
+/** Stat a TLS key and return modeWarning() for it (undefined when fine or unreadable). */
+export function keyFileWarning(path: string, what: string): string | undefined {
   try {
-    return modeWarning(path, statSync(path).mode, what);
+    return modeWarning(path, statSync(path).mode, what, { groupRead: true });
   } catch {
     return undefined; // reading it reports the real problem
   }

@@ -9,7 +9,7 @@ import { execa } from "execa";
 import { FileAccessError, ListenError, errnoText } from "../errors.js";
 import type { Logger } from "../log.js";
 import { listenerNames } from "../request-origin.js";
-import { secretFileWarning, TokenFile } from "../token.js";
+import { keyFileWarning, TokenFile } from "../token.js";
 import { createTwitchApp } from "./app.js";
 import type { AuthPolicy } from "./auth.js";
 import { isLoopbackHost, type TwitchConfig } from "./config.js";
@@ -101,7 +101,7 @@ export async function startTwitch(
   const token = auth.tokenFile ? new TokenFile(auth.tokenFile, { what: "token file", warn }) : undefined;
   const policy: AuthPolicy = { token, mtls: auth.tls !== undefined, allow: auth.allow };
   const certname = auth.tls ? certnameOf(tlsOptions(auth.tls).cert as Buffer) : undefined; // fails at start on unreadable files
-  const keyWarning = auth.tls ? secretFileWarning(auth.tls.key, "twitch TLS key") : undefined;
+  const keyWarning = auth.tls ? keyFileWarning(auth.tls.key, "twitch TLS key") : undefined;
   if (keyWarning) warn(keyWarning);
   const paths = overrides.paths ?? (await resolvePuppetPaths(cfg, log));
   const reloadTls = () => {

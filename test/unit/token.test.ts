@@ -5,17 +5,19 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bearerToken, modeWarning, readTokenFile, redactTarget, secretFileWarning, TokenFile, tokensEqual } from "../../src/token.js";
+import { bearerToken, keyFileWarning, modeWarning, readTokenFile, redactTarget, TokenFile, tokensEqual } from "../../src/token.js";
 
 const dir = mkdtempSync(join(tmpdir(), "token-unit-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-test("modeWarning: group/other bits warn, naming the file, its mode and the fix", () => {
+test("modeWarning: group/other bits warn (keys: group read is fine), naming the file, its mode and the fix", () => {
   for (const mode of [0o600, 0o400, 0o700, 0o100600]) assert.equal(modeWarning("/etc/t", mode, "token file"), undefined, mode.toString(8));
   for (const mode of [0o640, 0o644, 0o604, 0o660, 0o666, 0o100644]) {
     const w = modeWarning("/etc/t", mode, "token file");
     assert.match(w ?? "", /^token file \/etc\/t is readable or writable by group\/others \(mode 0\d{3}\): run `chmod 600 \/etc\/t`/, mode.toString(8));
   }
+  assert.equal(modeWarning("/k", 0o640, "key", { groupRead: true }), undefined);
+  for (const mode of [0o644, 0o660, 0o604]) assert.ok(modeWarning("/k", mode, "key", { groupRead: true }), mode.toString(8));
 });
 
 test("readTokenFile: trims, warns on a loose mode, refuses missing and empty files by name", () => {
@@ -29,7 +31,11 @@ test("readTokenFile: trims, warns on a loose mode, refuses missing and empty fil
   readTokenFile(f, "token file", (w) => warnings.push(w));
   assert.equal(warnings.length, 1);
   assert.match(warnings[0] ?? "", new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} .*mode 0644.*chmod 600`));
-  assert.match(secretFileWarning(f, "TLS key") ?? "", /^TLS key .* \(mode 0644\)/);
+  assert.match(keyFileWarning(f, "TLS key") ?? "", /^TLS key .* by others \(or writable by group\) \(mode 0644\): run `chmod 640 /);
+  chmodSync(f, 0o640);
+  assert.equal(keyFileWarning(f, "TLS key"), undefined, "a group-readable key is normal (Puppet, ssl-cert)");
+  chmodSync(f, 0o660);
+  assert.match(keyFileWarning(f, "TLS key") ?? "", /mode 0660/);
   assert.throws(() => readTokenFile(join(dir, "missing")), /cannot read token file .*missing: no such file or directory/);
   const empty = join(dir, "empty.token");
   writeFileSync(empty, "\n\n", { mode: 0o600 });
