@@ -1,12 +1,44 @@
-// Typed errors with stable codes. Each failure has one class; HTTP statuses and CLI exit codes
-// are decided only at the edges (proxy responses, src/main.ts), never where the error is thrown.
+// Typed errors with stable codes: the catalog of every code and its HTTP status, and the shared
+// classes. Each failure has one class and one code (test/unit/errors.test.ts checks uniqueness);
+// the listeners render them with src/http-error.ts, the CLI maps them to exit codes in src/main.ts.
+
+/**
+ * Every code any PuppetHaError carries, with the HTTP status a listener answers for it (500 for
+ * failures that are ours, not the caller's). Codes are stable: never change or reuse one.
+ */
+export const ERROR_CATALOG: Readonly<Record<string, number>> = {
+  // general
+  E_USAGE: 400, E_CONFIG: 500, E_FILE: 500, E_LISTEN: 500, E_STATE: 500, E_STATE_FENCED: 409, E_INTERNAL: 500,
+  // requests refused at a listener
+  E_BAD_REQUEST: 400, E_TOO_LARGE: 413, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_HOST_NOT_ALLOWED: 403,
+  E_CROSS_SITE: 403, E_NOT_FOUND: 404, E_METHOD: 405,
+  // proxy
+  E_NO_BACKEND: 503, E_UPSTREAM: 502, E_UPSTREAM_TIMEOUT: 504, E_WRITES_IN_FLIGHT: 503, E_SYNC_PEER: 502,
+  E_CLIENT_TIMEOUT: 408, E_TOO_MANY_REQUESTS: 429, E_CRL_TOO_LARGE: 502,
+  // admin API
+  E_UNKNOWN_BACKEND: 404, E_CONFLICT: 409, E_UNAVAILABLE: 503,
+  // sync
+  E_RSYNC: 500, E_DIVERGED: 409, E_SOURCE_INCOMPLETE: 500, E_MAX_DELETES: 409, E_FENCED: 409, E_MANIFEST: 500,
+  E_ARBITER: 503, E_CADIR: 500, E_SYNC_FAILED: 500,
+  // twitch
+  E_TWITCH_PARAM: 400, E_TWITCH_RUNNING: 409, E_TWITCH_DISABLED: 423, E_TWITCH_AUTH_REQUIRED: 401,
+  E_TWITCH_FORBIDDEN: 403, E_TWITCH_RATE_LIMIT: 429, E_TWITCH_RUN_FAILED: 500, E_TWITCH_SETTINGS: 500,
+  E_FLEET_TARGET: 502, E_FLEET_FAILED: 500,
+  // admin CLI
+  E_ADMIN_CALL: 502,
+  // demo
+  E_DEMO: 500, E_SYSTEM: 500, E_INSTALL: 500,
+};
 
 export class PuppetHaError extends Error {
-  /** Stable, machine-readable code; never change an existing one. */
+  /** Stable, machine-readable code from ERROR_CATALOG; never change an existing one. */
   readonly code: string;
+  /** The HTTP status a listener answers with (from ERROR_CATALOG; 500 for an uncatalogued code). */
+  readonly status: number;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
+    this.status = ERROR_CATALOG[code] ?? 500;
     this.name = new.target.name;
   }
 }
@@ -40,8 +72,8 @@ export class ConfigError extends PuppetHaError {
 /** A file the command needs (config, cert, key, token) is missing or unreadable. */
 export class FileAccessError extends PuppetHaError {
   readonly path: string;
-  constructor(path: string, what: string, options?: { cause?: unknown }) {
-    const reason = errnoText(options?.cause);
+  constructor(path: string, what: string, options?: { cause?: unknown; reason?: string }) {
+    const reason = options?.reason ?? errnoText(options?.cause);
     super("E_FILE", `cannot read ${what} ${path}${reason ? `: ${reason}` : ""}`, options);
     this.path = path;
   }
@@ -115,12 +147,12 @@ export class StateError extends PuppetHaError {
   }
 }
 
-/** A write carrying an older epoch than the one already recorded (fencing). */
+/** A state write carrying an older epoch than the one already recorded (fencing of the proxy's state). */
 export class FencedError extends PuppetHaError {
   readonly epoch: number;
   readonly current: number;
   constructor(epoch: number, current: number) {
-    super("E_FENCED", `epoch ${epoch} is older than the recorded epoch ${current}`);
+    super("E_STATE_FENCED", `epoch ${epoch} is older than the recorded epoch ${current}`);
     this.epoch = epoch;
     this.current = current;
   }
@@ -128,19 +160,58 @@ export class FencedError extends PuppetHaError {
 
 /** The request was refused before it was forwarded (bad target, too large). HTTP 4xx at the edge. */
 export class BadRequestError extends PuppetHaError {
-  readonly status: 400 | 413;
+  declare readonly status: 400 | 413;
   constructor(status: 400 | 413, message: string) {
     super(status === 413 ? "E_TOO_LARGE" : "E_BAD_REQUEST", message);
-    this.status = status;
+  }
+}
+
+/** No credentials where a listener needs them (401; `challenge` goes into WWW-Authenticate). */
+export class UnauthorizedError extends PuppetHaError {
+  readonly challenge: string;
+  constructor(message: string, challenge: string) {
+    super("E_UNAUTHORIZED", message);
+    this.challenge = challenge;
+  }
+}
+
+/** Credentials were presented but are wrong (403). */
+export class ForbiddenError extends PuppetHaError {
+  constructor(message: string) {
+    super("E_FORBIDDEN", message);
+  }
+}
+
+/** The request's Host header names none of the listener's names (DNS rebinding guard). 403. */
+export class HostNotAllowedError extends PuppetHaError {
+  readonly host: string;
+  constructor(host: string) {
+    super("E_HOST_NOT_ALLOWED", `Host "${host.slice(0, 100)}" is not one of this listener's names`);
+    this.host = host;
+  }
+}
+
+/** No route for the method and path. 404. */
+export class NotFoundError extends PuppetHaError {
+  constructor(message = "Not found") {
+    super("E_NOT_FOUND", message);
+  }
+}
+
+/** The route exists but not for this method (405 with Allow). */
+export class MethodNotAllowedError extends PuppetHaError {
+  readonly allow: readonly string[];
+  constructor(allow: readonly string[]) {
+    super("E_METHOD", "Method not allowed");
+    this.allow = allow;
   }
 }
 
 /** The proxy refused a client for its own behaviour (too slow a body, too many requests at once). */
 export class ClientLimitError extends PuppetHaError {
-  readonly status: 408 | 429;
+  declare readonly status: 408 | 429;
   constructor(status: 408 | 429, message: string) {
     super(status === 408 ? "E_CLIENT_TIMEOUT" : "E_TOO_MANY_REQUESTS", message);
-    this.status = status;
   }
 }
 

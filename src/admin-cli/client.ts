@@ -26,10 +26,11 @@ export interface AdminAnswer {
 
 /** The admin listener did not answer, or refused the request. Exit code 1. */
 export class AdminCallError extends PuppetHaError {
-  readonly status: number | undefined;
+  /** The admin listener's HTTP status, when it answered. */
+  readonly httpStatus: number | undefined;
   constructor(message: string, status?: number, options?: { cause?: unknown }) {
     super("E_ADMIN_CALL", message, options);
-    this.status = status;
+    this.httpStatus = status;
   }
 }
 

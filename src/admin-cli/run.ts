@@ -3,6 +3,7 @@
 // bad input (unknown backend, bad name or flag) exits 2, anything the proxy refuses or a listener
 // that does not answer exits 1 (src/main.ts decides exit codes from the error codes).
 import { readFileSync } from "node:fs";
+import { readTokenFile } from "../token.js";
 import { configPath, loadConfigFile } from "../config/load.js";
 import { formatDuration, parseDuration } from "../config/units.js";
 import { FileAccessError, UsageError } from "../errors.js";
@@ -34,12 +35,7 @@ export function adminTarget(opts: AdminCliOptions, needToken: boolean): AdminTar
   if (needToken) {
     const file = opts.tokenFile ?? cfg?.admin.tokenFile;
     if (!file) throw new UsageError("the admin API needs a token: set admin.tokenFile in the config or pass --token-file");
-    try {
-      token = readFileSync(file, "utf8").trim();
-    } catch (err) {
-      throw new FileAccessError(file, "admin token file", { cause: err });
-    }
-    if (!token) throw new UsageError(`admin token file ${file} is empty`);
+    token = readTokenFile(file, "admin token file");
   }
   return { url: url.replace(/\/$/, ""), token, timeoutMs, ca: adminCa(cfg) };
 }

@@ -2,10 +2,11 @@
 // proxy` in front (sync in-process, admin token), a twitch for one demo node, and its first run.
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { stringify } from "yaml";
+import { readTokenFile } from "../token.js";
 import { runPuppetAgent, agentDirs, type AgentRunResult } from "./cluster/agent.js";
 import { Cluster, FRONT_END_HOST } from "./cluster/cluster.js";
 import { packageRoot, selfCliArgv } from "./cluster/frontend.js";
@@ -113,7 +114,7 @@ export class Demo {
     void child.then((r) => { exited = `exited (${String(r.exitCode ?? r.signal)}), see ${log.file}`; });
     const url = `http://${LOOPBACK}:${this.opts.ports.twitch}`;
     this.twitch = { pid: child.pid ?? null, url, tokenFile, child };
-    const token = (await readFile(tokenFile, "utf8")).trim();
+    const token = readTokenFile(tokenFile, "twitch token file");
     await pollUntil(`twitch on ${url}`, async () => {
       const r = await request(`${url}/puppet/status`, { headers: { Authorization: `Bearer ${token}` }, timeoutMs: 2000 });
       return r.status === 200 ? true : undefined;

@@ -15,9 +15,9 @@ export const DEMO_PACKAGES = ["puppetserver", "puppet-agent", "rsync", "openssl"
 const POLICY_RC_D = "/usr/sbin/policy-rc.d";
 
 /** The packages that need installing, and how to do it in one line. Without root: exit 2. */
-export class MissingPackagesError extends PuppetHaError {
+export class MissingPackagesError extends UsageError {
   constructor(readonly packages: string[]) {
-    super("E_USAGE", `missing Debian packages: ${packages.join(" ")}; run as root:\n  ${aptCommand(packages)}`);
+    super(`missing Debian packages: ${packages.join(" ")}; run as root:\n  ${aptCommand(packages)}`);
   }
 }
 

@@ -1,8 +1,8 @@
 // `puppet-ha demo --scenario failover`: agents enrolling in a loop, the primary CA killed with
 // SIGKILL, the standby promoted, the primary back on its stale cadir, the guarded failback, and a
 // summary that exits 0 only if nothing was lost.
-import { readFile } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
+import { readTokenFile } from "../token.js";
 import { AgentLoop } from "./agent-loop.js";
 import { request } from "./cluster/net.js";
 import type { Demo } from "./demo-cluster.js";
@@ -16,7 +16,7 @@ type FailbackResult = { ok: true; ms: number; body: string } | { ok: false; unav
 
 /** POST /api/ca/failback until it is accepted (409/503 = not in sync yet), then until ca1 is active. */
 async function failback(demo: Demo, timeoutMs: number, aborted: () => boolean): Promise<FailbackResult> {
-  const token = (await readFile(demo.adminTokenFile, "utf8")).trim();
+  const token = readTokenFile(demo.adminTokenFile, "admin token file");
   const t0 = Date.now();
   let last = "";
   while (Date.now() - t0 < timeoutMs && !aborted()) {

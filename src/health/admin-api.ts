@@ -1,13 +1,15 @@
 // The admin API of the admin listener: GET /api/ca (arbiter state, for sync agents) and the
 // operator actions (failover, failback, drain, enable). Bearer token from admin.tokenFile on every
-// route; the actions go through the narrow AdminActions interface, their typed errors become HTTP
-// statuses here, and each action is logged and recorded as an event with the caller's address.
+// route; the actions go through the narrow AdminActions interface, their typed errors are rendered
+// by src/http-error.ts, and each action is logged and recorded as an event with the caller's address.
+// Log lines carry the path without its query string and never the Authorization header.
 import { Router, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "../log.js";
+import { ForbiddenError, NotFoundError, UnauthorizedError } from "../errors.js";
+import { sendError } from "../http-error.js";
+import { bearerToken, redactTarget, type TokenFile } from "../token.js";
 import type { ArbiterReport } from "./report.js";
-import type { AdminToken } from "./admin-token.js";
 import { EventKind, type EventLog } from "./events.js";
-import { adminErrorResponse } from "./admin-errors.js";
 
 /** What GET /api/ca answers. */
 export interface CaState {
@@ -19,8 +21,8 @@ export interface CaState {
 
 /**
  * What the admin API asks of the proxy. Methods may throw the errors of ./admin-errors.js
- * (UnknownBackendError → 404, AdminConflictError → 409, AdminBadRequestError → 400,
- * AdminUnavailableError → 503) or of src/errors.ts (NoHealthyBackendError → 503); anything else → 500.
+ * (UnknownBackendError → 404, AdminConflictError → 409, AdminUnavailableError → 503) or any other
+ * PuppetHaError (status from the catalog of src/errors.ts); anything else → 500.
  * The resolved values are returned to the caller as `result`.
  */
 export interface AdminActions {
@@ -35,7 +37,7 @@ export interface AdminApiOptions {
   actions: AdminActions;
   events: EventLog;
   /** undefined when admin.tokenFile is not set: every /api request is refused. */
-  token: AdminToken | undefined;
+  token: TokenFile | undefined;
   logger: Logger;
 }
 
@@ -52,25 +54,23 @@ export function createAdminApi(opts: AdminApiOptions): Router {
 
   router.use("/api", (req: Request, res: Response, next: NextFunction) => {
     const caller = callerOf(req);
-    const refuse = (status: number, message: string, challenge: string | undefined) => {
+    const refuse = (err: UnauthorizedError | ForbiddenError) => {
       // Refusals are logged but not recorded as events: an unauthenticated caller must not be
       // able to flush the real events out of the ring buffer.
-      logger.warn({ caller, method: req.method, path: req.originalUrl, status }, `admin API refused: ${message}`);
-      if (challenge) res.set("WWW-Authenticate", challenge);
-      res.status(status).json({ error: { code: status === 401 ? "E_UNAUTHORIZED" : "E_FORBIDDEN", message } });
+      logger.warn({ caller, method: req.method, path: redactTarget(req.originalUrl), status: err.status }, `admin API refused: ${err.message}`);
+      sendError(req, res, err, { fallback: "json" });
     };
     if (!token) {
-      refuse(401, "the admin API is disabled: set admin.tokenFile in the puppet-ha config", `${REALM}, error="invalid_token", error_description="no admin token configured"`);
+      refuse(new UnauthorizedError("the admin API is disabled: set admin.tokenFile in the puppet-ha config", `${REALM}, error="invalid_token", error_description="no admin token configured"`));
       return;
     }
-    const header = req.get("authorization");
-    const m = header ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
-    if (!m) {
-      refuse(401, "a bearer token is required (Authorization: Bearer <token from admin.tokenFile>)", REALM);
+    const presented = bearerToken(req.get("authorization"));
+    if (presented === undefined) {
+      refuse(new UnauthorizedError("a bearer token is required (Authorization: Bearer <token from admin.tokenFile>)", REALM));
       return;
     }
-    if (!token.matches(m[1] as string)) {
-      refuse(403, "wrong admin token", undefined);
+    if (!token.matches(presented)) {
+      refuse(new ForbiddenError("wrong admin token"));
       return;
     }
     next();
@@ -91,11 +91,10 @@ export function createAdminApi(opts: AdminApiOptions): Router {
       logger.info({ caller, action: what }, `admin action ${what} done`);
       res.json({ ok: true, action: what, result: result ?? null });
     } catch (err) {
-      const { status, body } = adminErrorResponse(err);
-      events.record(EventKind.admin, `${what} by ${caller}: refused (${body.error.message})`);
-      const level = status >= 500 ? "error" : "warn";
-      logger[level]({ caller, action: what, status, err }, `admin action ${what} failed: ${body.error.message}`);
-      res.status(status).json(body);
+      const r = sendError(req, res, err, { fallback: "json", internalMessage: "internal error (see the proxy log)" });
+      events.record(EventKind.admin, `${what} by ${caller}: refused (${r.message})`);
+      const level = r.status >= 500 ? "error" : "warn";
+      logger[level]({ caller, action: what, status: r.status, err }, `admin action ${what} failed: ${r.message}`);
     }
   };
 
@@ -105,7 +104,7 @@ export function createAdminApi(opts: AdminApiOptions): Router {
   router.post("/api/backends/:name/enable", action("enable", (req) => actions.enable(String(req.params.name))));
 
   router.all("/api/{*rest}", (req, res) => {
-    res.status(404).json({ error: { code: "E_NOT_FOUND", message: `no admin API route ${req.method} ${req.path}` } });
+    sendError(req, res, new NotFoundError(`no admin API route ${req.method} ${req.path}`), { fallback: "json" });
   });
   return router;
 }

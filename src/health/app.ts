@@ -1,12 +1,18 @@
 // The admin listener's express app: /health, /health/live, /metrics, the status page at / and the
-// admin API. The proxy owns the socket; it hands this app a report source and its action methods.
+// admin API, and the Host guard the listener wraps it in. The proxy owns the socket; it hands this
+// app a report source and its action methods.
+import type { RequestListener } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { HostNotAllowedError, NotFoundError } from "../errors.js";
+import { sendError } from "../http-error.js";
 import { silentLogger, type Logger } from "../log.js";
+import { hostAllowed, listenerNames } from "../request-origin.js";
+import { TokenFile } from "../token.js";
+import type { AdminConfig } from "./config.js";
 import type { HealthReport } from "./report.js";
 import type { HealthCore } from "./health-status.js";
 import type { EventLog } from "./events.js";
 import type { HealthMetrics } from "./metrics.js";
-import { AdminToken } from "./admin-token.js";
 import { createAdminApi, type AdminActions } from "./admin-api.js";
 import { renderStatusFragment, renderStatusPage, STATUS_PAGE_CSP } from "./status-page.js";
 
@@ -25,7 +31,7 @@ export interface AdminAppOptions {
 
 export function createAdminApp(opts: AdminAppOptions): Express {
   const logger = opts.logger ?? silentLogger();
-  const token = opts.tokenFile ? new AdminToken(opts.tokenFile) : undefined;
+  const token = opts.tokenFile ? new TokenFile(opts.tokenFile, { what: "admin token file", warn: (m) => logger.warn(m) }) : undefined;
   const { events, metrics } = opts;
   events.onRecord((e) => metrics.countEvent(e));
 
@@ -66,16 +72,28 @@ export function createAdminApp(opts: AdminAppOptions): Express {
   app.use(createAdminApi({ actions: opts.actions, events, token, logger }));
 
   app.use((req, res) => {
-    res.status(404).json({ error: { code: "E_NOT_FOUND", message: `no route ${req.method} ${req.path}` } });
+    sendError(req, res, new NotFoundError(`no route ${req.method} ${req.path}`), { fallback: "json" });
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err, path: req.path }, "admin listener: request failed");
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.status(500).json({ error: { code: "E_INTERNAL", message: "internal error (see the proxy log)" } });
+    sendError(req, res, err, { fallback: "json", internalMessage: "internal error (see the proxy log)" });
   });
   return app;
+}
+
+/**
+ * Refuse requests whose Host names none of the listener's names (admin.allowedHosts, the listen
+ * address, loopback, this machine): a DNS-rebinding page could otherwise read /health and /metrics.
+ */
+export function hostGuard(app: RequestListener, cfg: Pick<AdminConfig, "listen" | "allowedHosts">): RequestListener {
+  const names = listenerNames(cfg.listen.host, cfg.allowedHosts);
+  return (req, res) => {
+    if (hostAllowed(req.headers.host, names)) {
+      app(req, res);
+      return;
+    }
+    req.resume();
+    sendError(req, res, new HostNotAllowedError(req.headers.host ?? "(none)"), { fallback: "json" });
+  };
 }

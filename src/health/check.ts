@@ -1,11 +1,10 @@
 // The Nagios/Icinga plugin logic behind `puppet-ha check`: judge a /health report against the
 // plugin's own thresholds (pure), and fetch the report (one HTTP GET, no keep-alive).
-import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { z } from "zod";
 import { parseDuration } from "../config/units.js";
-import { errnoText } from "../errors.js";
+import { readTokenFile } from "../token.js";
 import type { HealthReport } from "./report.js";
 import { formatMs } from "./health-status.js";
 import { unknown, type CheckResult, type PluginStateName } from "./plugin-output.js";
@@ -163,9 +162,9 @@ export async function runCheckCommand(o: CheckOptions): Promise<CheckResult> {
   let token: string | undefined;
   if (o.tokenFile) {
     try {
-      token = readFileSync(o.tokenFile, "utf8").trim();
+      token = readTokenFile(o.tokenFile);
     } catch (err) {
-      return unknown(`cannot read token file ${o.tokenFile}: ${errnoText(err) ?? String(err)}`);
+      return unknown((err as Error).message);
     }
   }
   const report = await fetchReport(url, { timeoutMs, ...(token ? { token } : {}) });

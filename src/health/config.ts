@@ -4,6 +4,8 @@ import { absPath, duration, listen, positiveInt } from "../config/fields.js";
 
 export const adminSection = z.strictObject({
   listen: listen().prefault("127.0.0.1:8141"),
+  /** Host names requests may carry in `Host`, besides IP addresses, the loopback names and this machine's (DNS-rebinding guard). */
+  allowedHosts: z.array(z.string().min(1)).default([]),
   /** Bearer token for POST /api/... and GET /api/ca; unset means the admin API is refused. */
   tokenFile: absPath().optional(),
   tls: z.strictObject({ cert: absPath(), key: absPath() }).optional(),

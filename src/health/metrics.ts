@@ -1,6 +1,8 @@
 // Prometheus metrics of the proxy on their own registry. The proxy calls observeRequest() on its
-// hot path (cached label children, no per-request allocation once a backend was seen); gauges are
-// set from the HealthReport at scrape time by update().
+// hot path (cached label children, no per-request allocation once a backend was seen); sync passes
+// are counted as the sync service emits them (countSyncPasses); gauges are set from the
+// HealthReport at scrape time by update().
+import type { EventEmitter } from "node:events";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BackendStateName, HealthReport, SyncStateName } from "./report.js";
 import { EventKind, type HealthEvent } from "./events.js";
@@ -36,8 +38,10 @@ export class HealthMetrics {
   readonly #health: Gauge<"status">;
   /** Build info, config reloads, CRL fetch failures, refused client certs (operator-metrics.ts). */
   readonly operator: OperatorMetrics;
-  /** lastPass.at per destination already counted, so a pass is counted once. */
+  /** lastPass.at per remote destination already counted, so a pass is counted once. */
   readonly #countedPass = new Map<string, string>();
+  /** Destinations whose passes arrive from the sync service itself: every one is counted there. */
+  readonly #atSource = new Set<string>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -83,11 +87,20 @@ export class HealthMetrics {
     this.#requests.observe(pool, backend, status, seconds);
   }
 
-  /** One sync pass finished. `at` (its ISO time) keeps update() from counting it again from the report. */
-  observeSyncPass(destination: string, result: string, seconds: number, at?: string): void {
+  /** One sync pass finished (its destination is counted at the source from now on). */
+  observeSyncPass(destination: string, result: string, seconds: number): void {
+    this.#atSource.add(destination);
+    this.#count(destination, result, seconds);
+  }
+
+  /** Count every pass the in-process sync service emits ("pass" events of SyncService.events). */
+  countSyncPasses(events: EventEmitter): void {
+    events.on("pass", (r: { destination: string; result: string; durationMs: number }) => this.observeSyncPass(r.destination, r.result, r.durationMs / 1000));
+  }
+
+  #count(destination: string, result: string, seconds: number): void {
     this.#syncPasses.inc({ destination, result });
     this.#syncDuration.observe({ destination }, seconds);
-    if (at !== undefined) this.#countedPass.set(destination, at);
   }
 
   /** Counts an event; failover and failback events drive their own counters. */
@@ -122,8 +135,10 @@ export class HealthMetrics {
       for (const state of SYNC_STATES) this.#syncState.set({ destination, state }, s.state === state ? 1 : 0);
       this.#syncDiverged.set({ destination }, s.state === "diverged" ? 1 : 0);
       this.#syncDivergences.set({ destination }, s.divergence?.length ?? 0);
-      if (s.lastPass && this.#countedPass.get(destination) !== s.lastPass.at) {
-        this.observeSyncPass(destination, s.lastPass.result, s.lastPass.durationMs / 1000, s.lastPass.at);
+      // A remote sync agent's passes are seen only through its status: its last pass per scrape.
+      if (s.lastPass && !this.#atSource.has(destination) && this.#countedPass.get(destination) !== s.lastPass.at) {
+        this.#countedPass.set(destination, s.lastPass.at);
+        this.#count(destination, s.lastPass.result, s.lastPass.durationMs / 1000);
       }
     }
 

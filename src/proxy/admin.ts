@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { FileAccessError, ListenError, NoHealthyBackendError, UsageError } from "../errors.js";
+import { hostGuard } from "../health/app.js";
 import type { AdminConfig } from "../health/config.js";
 import type { AdminActions, CaState } from "../health/admin-api.js";
 import { AdminConflictError, UnknownBackendError } from "../health/admin-errors.js";
@@ -114,7 +115,8 @@ export function proxyActions(s: AdminSource): AdminActions {
 }
 
 /** Listen with the admin app: HTTPS when admin.tls is set; header/request timeouts set explicitly. */
-export async function listenAdmin(app: RequestListener, cfg: AdminConfig): Promise<Server> {
+export async function listenAdmin(adminApp: RequestListener, cfg: AdminConfig): Promise<Server> {
+  const app = hostGuard(adminApp, cfg);
   let server: Server;
   if (cfg.tls) {
     const read = (path: string, what: string) => {

@@ -1,5 +1,5 @@
-// Answers the proxy writes itself: a status with a short plain-text line, never a stack trace;
-// the mapping from error classes to HTTP statuses lives here, at the edge.
+// Answers the proxy writes itself: a status with a short plain-text line, never a stack trace.
+// Statuses come from the error catalog (src/errors.ts); the proxy keeps its plain-text format.
 import type { ServerResponse } from "node:http";
 import { BadRequestError, ClientLimitError, NoHealthyBackendError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
 
@@ -7,11 +7,9 @@ const TITLES: Record<number, string> = {
   400: "Bad Request", 408: "Request Timeout", 413: "Payload Too Large", 429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 };
 
-/** The HTTP status for a proxy error class. */
+/** The HTTP status for a proxy error: its catalog status (src/errors.ts) for these, else 502. */
 export function statusOf(err: PuppetHaError): number {
-  if (err instanceof NoHealthyBackendError) return 503;
-  if (err instanceof UpstreamTimeoutError) return 504;
-  if (err instanceof BadRequestError || err instanceof ClientLimitError) return err.status;
+  if (err instanceof NoHealthyBackendError || err instanceof UpstreamTimeoutError || err instanceof BadRequestError || err instanceof ClientLimitError) return err.status;
   return 502;
 }
 

@@ -59,6 +59,7 @@ export class ProxyRuntime {
         ...o.sync,
       });
       this.sync.events.on("pass", (r: PassReport) => this.notePass(r));
+      proxy.metrics.countSyncPasses(this.sync.events); // every pass, not the last one per scrape
     }
     for (const w of p.ca.workers) {
       if (w.sync) this.peers.set(w.name, httpSyncPeer({ worker: w.name, url: w.sync, tokenFile: cfg.admin.tokenFile }));

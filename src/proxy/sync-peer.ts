@@ -1,7 +1,7 @@
 // How the proxy reaches the sync agent that writes one CA worker's cadir: the in-process sync
 // service (one host) or the `puppet-ha sync` agent on the CA host over its HTTP API. Failback and
 // promotion talk only to this interface, so they do not care where the agent runs.
-import { readFile } from "node:fs/promises";
+import { readTokenFile } from "../token.js";
 import { PuppetHaError } from "../errors.js";
 import type { SyncDestinationReport } from "../health/report.js";
 import { DivergenceError, FencingError } from "../sync/errors.js";
@@ -86,9 +86,12 @@ export function httpSyncPeer(o: { worker: string; url: string; tokenFile: string
   const call = async (method: "GET" | "POST", path: string, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> }> => {
     const headers: Record<string, string> = { accept: "application/json" };
     if (o.tokenFile) {
-      const token = (await readFile(o.tokenFile, "utf8").catch((cause: unknown) => {
-        throw new SyncPeerError(`cannot read the admin token file ${o.tokenFile}`, { cause });
-      })).trim();
+      let token: string;
+      try {
+        token = readTokenFile(o.tokenFile, "admin token file");
+      } catch (cause) {
+        throw new SyncPeerError((cause as Error).message, { cause });
+      }
       headers.authorization = `Bearer ${token}`;
     }
     let res: Response;

@@ -1,12 +1,13 @@
 // The sync agent's own small HTTP API: GET /status (JSON, per destination), POST /pass (ask for a
 // pass now), and what the proxy needs from a remote CA host for failback and promotion: POST /pull
 // (a pull for one epoch, `final=1` during the write hold) and POST /advance-serial. Every POST needs
-// the bearer token (the arbiter's token) when one is configured. Errors become HTTP only here.
+// the bearer token (the arbiter's token) when one is configured. Errors are rendered by
+// src/http-error.ts: always `{error: {code, message, ...}}` with the status of the error's class.
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import { timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { PuppetHaError } from "../errors.js";
-import { DivergenceError, FencingError } from "./errors.js";
+import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } from "../errors.js";
+import { sendError } from "../http-error.js";
+import { bearerToken, TokenFile } from "../token.js";
+import { DivergenceError } from "./errors.js";
 import type { PassReport, SyncService } from "./service.js";
 
 export function reportJson(r: PassReport) {
@@ -19,30 +20,28 @@ export function reportJson(r: PassReport) {
   };
 }
 
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 function wholeNumber(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d{1,15}$/.test(text)) return undefined;
   return Number(text);
 }
 
-/** 409 for fencing and divergence (with what differs), 500 otherwise; the code always. */
-function sendError(res: Response, err: unknown): void {
-  const e = err instanceof PuppetHaError ? err : undefined;
-  const status = e instanceof FencingError || e instanceof DivergenceError ? 409 : 500;
-  res.status(status).json({
-    error: {
-      code: e?.code ?? "E_INTERNAL", message: (err as Error).message,
-      ...(e instanceof DivergenceError ? { differences: e.differences, ...(e.savedTo ? { savedTo: e.savedTo } : {}) } : {}),
-    },
-  });
+/** Any error as `{error: {code, message}}`; a divergence also says what differs and where it was saved. */
+function fail(req: Request, res: Response, err: unknown): void {
+  const details = err instanceof DivergenceError ? { differences: err.differences, ...(err.savedTo ? { savedTo: err.savedTo } : {}) } : undefined;
+  sendError(req, res, err, { fallback: "json", ...(details ? { details } : {}) });
 }
 
-export function createSyncApi(service: SyncService, opts: { tokenFile?: string } = {}): Express {
+function destinationOf(service: SyncService, name: string): string {
+  if (!service.destinations.includes(name)) throw new NotFoundError(`"${name}" is not a destination of this sync agent`);
+  return name;
+}
+
+/**
+ * The API on `service`. `token` (or `tokenFile`, read now: a missing or empty file is a start-up
+ * error) guards every POST; it is re-read when the file changes and on SIGHUP (token.reload()).
+ */
+export function createSyncApi(service: SyncService, opts: { tokenFile?: string; token?: TokenFile } = {}): Express {
+  const token = opts.token ?? (opts.tokenFile ? new TokenFile(opts.tokenFile, { what: "arbiter token file" }) : undefined);
   const app = express();
   app.disable("x-powered-by");
 
@@ -50,14 +49,11 @@ export function createSyncApi(service: SyncService, opts: { tokenFile?: string }
     res.json(service.status());
   });
 
-  const requireToken = async (req: Request, res: Response, next: NextFunction) => {
-    if (opts.tokenFile) {
-      const expected = (await readFile(opts.tokenFile, "utf8")).trim();
-      const m = /^Bearer (.+)$/.exec(req.get("authorization") ?? "");
-      if (!m || !expected || !sameToken(m[1] as string, expected)) {
-        res.status(401).set("www-authenticate", "Bearer").json({ error: "a valid bearer token is required" });
-        return;
-      }
+  const requireToken = (req: Request, res: Response, next: NextFunction) => {
+    if (token) {
+      const presented = bearerToken(req.get("authorization"));
+      if (presented === undefined) return fail(req, res, new UnauthorizedError("a bearer token is required (the arbiter's token)", "Bearer"));
+      if (!token.matches(presented)) return fail(req, res, new ForbiddenError("wrong bearer token"));
     }
     next();
   };
@@ -68,19 +64,13 @@ export function createSyncApi(service: SyncService, opts: { tokenFile?: string }
     const q = req.query as Record<string, string | undefined>;
     const destination = q.destination ?? "";
     const epoch = wholeNumber(q.epoch);
-    if (epoch === undefined || destination === "") {
-      res.status(400).json({ error: { code: "E_BAD_REQUEST", message: "pull needs ?destination=NAME&epoch=E (a whole number)" } });
-      return;
-    }
-    if (!service.destinations.includes(destination)) {
-      res.status(404).json({ error: { code: "E_NOT_FOUND", message: `"${destination}" is not a destination of this sync agent` } });
-      return;
-    }
     try {
+      if (epoch === undefined || destination === "") throw new BadRequestError(400, "pull needs ?destination=NAME&epoch=E (a whole number)");
+      destinationOf(service, destination);
       const final = q.final === "1" || q.final === "true";
       res.json(reportJson(await (final ? service.finalPull(destination, epoch) : service.pullNow(destination, epoch))));
     } catch (err) {
-      sendError(res, err);
+      fail(req, res, err);
     }
   });
 
@@ -89,53 +79,43 @@ export function createSyncApi(service: SyncService, opts: { tokenFile?: string }
     const q = req.query as Record<string, string | undefined>;
     const epoch = wholeNumber(q.epoch);
     const gap = wholeNumber(q.gap);
-    if (epoch === undefined || gap === undefined || !q.cadir) {
-      res.status(400).json({ error: { code: "E_BAD_REQUEST", message: "advance-serial needs ?cadir=NAME&gap=N&epoch=E (whole numbers)" } });
-      return;
-    }
     try {
+      if (epoch === undefined || gap === undefined || !q.cadir) throw new BadRequestError(400, "advance-serial needs ?cadir=NAME&gap=N&epoch=E (whole numbers)");
       res.json(await service.advanceSerial(q.cadir, gap, epoch));
     } catch (err) {
-      sendError(res, err);
+      fail(req, res, err);
     }
   });
 
   app.post("/pass", requireToken, async (req: Request, res: Response) => {
     const q = req.query as Record<string, string | undefined>;
     const destination = q.destination;
-    if (destination !== undefined && !service.destinations.includes(destination)) {
-      res.status(404).json({ error: `"${destination}" is not a destination of this sync agent` });
-      return;
-    }
-    if (q.epoch !== undefined) {
-      // "pull now for epoch E": waits, 200 when in sync at E, 409 when fenced or diverged.
-      const epoch = Number(q.epoch);
-      if (!Number.isSafeInteger(epoch) || epoch < 0 || destination === undefined) {
-        res.status(400).json({ error: "epoch needs a destination and a whole number" });
+    try {
+      if (destination !== undefined) destinationOf(service, destination);
+      if (q.epoch !== undefined) {
+        // "pull now for epoch E": waits, 200 when in sync at E, 409 when fenced or diverged.
+        const epoch = wholeNumber(q.epoch);
+        if (epoch === undefined || destination === undefined) throw new BadRequestError(400, "epoch needs a destination and a whole number");
+        res.json(reportJson(await service.pullNow(destination, epoch)));
         return;
       }
-      try {
-        res.json(reportJson(await service.pullNow(destination, epoch)));
-      } catch (err) {
-        const e = err instanceof PuppetHaError ? err : undefined;
-        res.status(e instanceof FencingError || e?.code === "E_DIVERGED" ? 409 : 500).json({ error: { code: e?.code ?? "E_INTERNAL", message: (err as Error).message } });
+      const pending = service.requestPass(destination, "api");
+      if (q.wait === "true" || q.wait === "1") {
+        const reports = await pending;
+        res.status(reports.every((r) => r.ok) ? 200 : 409).json({ reports: reports.map(reportJson) });
+      } else {
+        res.status(202).json({ requested: destination ? [destination] : service.destinations });
       }
-      return;
-    }
-    const pending = service.requestPass(destination, "api");
-    if (q.wait === "true" || q.wait === "1") {
-      const reports = await pending;
-      res.status(reports.every((r) => r.ok) ? 200 : 409).json({ reports: reports.map(reportJson) });
-    } else {
-      res.status(202).json({ requested: destination ? [destination] : service.destinations });
+    } catch (err) {
+      fail(req, res, err);
     }
   });
 
-  app.use((_req, res) => {
-    res.status(404).json({ error: "not found" });
+  app.use((req, res) => {
+    fail(req, res, new NotFoundError(`no route ${req.method} ${req.path}`));
   });
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(500).json({ error: err instanceof Error ? err.message : String(err) });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    fail(req, res, err);
   });
   return app;
 }

@@ -1,6 +1,6 @@
 // Where the sync agent learns `{epoch, active}`: the proxy's admin API (`GET /api/ca` with the
 // admin bearer token), or, inside the proxy, the arbiter object itself.
-import { readFile } from "node:fs/promises";
+import { readTokenFile } from "../token.js";
 import { ArbiterError } from "./errors.js";
 
 export interface ArbiterState {
@@ -27,9 +27,12 @@ export function httpArbiter(opts: { url: string; tokenFile?: string; timeoutMs?:
     async current() {
       const headers: Record<string, string> = { accept: "application/json" };
       if (opts.tokenFile) {
-        const token = (await readFile(opts.tokenFile, "utf8").catch((cause: unknown) => {
-          throw new ArbiterError(`cannot read the arbiter token file ${opts.tokenFile}`, { cause });
-        })).trim();
+        let token: string;
+        try {
+          token = readTokenFile(opts.tokenFile, "arbiter token file");
+        } catch (cause) {
+          throw new ArbiterError((cause as Error).message, { cause });
+        }
         headers.authorization = `Bearer ${token}`;
       }
       let res: Response;

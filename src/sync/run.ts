@@ -1,11 +1,13 @@
 // What `puppet-ha sync -c FILE [--once]` runs: the sync agent on a CA host. Long-running by
-// default (status API, schedule, watch); `--once` runs one guarded pass per destination for
-// system cron, exit 0 when all are in sync, otherwise exit 1 with one line naming each failure.
+// default (status API, schedule, watch) until SIGTERM/SIGINT; SIGHUP re-reads the token file and
+// logs that other changes need a restart (it must never end the agent). `--once` runs one guarded
+// pass per destination for system cron, exit 0 when all are in sync, else exit 1 with one line each.
 import type { Server } from "node:http";
 import { configPath, loadConfigFile } from "../config/load.js";
 import { formatListen } from "../config/units.js";
 import { ListenError, PuppetHaError, UsageError } from "../errors.js";
-import { createLogger } from "../log.js";
+import { createLogger, type Logger } from "../log.js";
+import { TokenFile } from "../token.js";
 import { createSyncApi } from "./api.js";
 import { httpArbiter } from "./arbiter.js";
 import { createSyncService } from "./service.js";
@@ -46,7 +48,11 @@ export async function runSync(opts: { config?: string; once?: boolean }): Promis
     return;
   }
 
-  const app = createSyncApi(service, sync.arbiter.tokenFile ? { tokenFile: sync.arbiter.tokenFile } : {});
+  const token = new TokenFile(sync.arbiter.tokenFile, { what: "arbiter token file", warn: (m) => log.warn({ part: "sync" }, m) });
+  const app = createSyncApi(service, { token });
+  // From here on SIGHUP must never end the agent (its default action would).
+  const hup = () => reload(token, log);
+  process.on("SIGHUP", hup);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(sync.listen.port, sync.listen.host);
     s.once("listening", () => resolve(s));
@@ -66,10 +72,21 @@ export async function runSync(opts: { config?: string; once?: boolean }): Promis
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
   await stopped;
+  process.off("SIGHUP", hup);
   log.info({ part: "sync" }, "stopping");
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
   await service.stop();
   process.off("SIGTERM", stop);
   process.off("SIGINT", stop);
+}
+
+/** SIGHUP: re-read the token file (a bad one is logged and the old token kept). */
+function reload(token: TokenFile, log: Logger): void {
+  try {
+    token.reload();
+    log.info({ part: "sync", signal: "SIGHUP" }, "reloaded: re-read the token file; other config changes need a restart");
+  } catch (err) {
+    log.error({ part: "sync", signal: "SIGHUP", err: (err as Error).message }, "reload: cannot re-read the token file; keeping the old token");
+  }
 }

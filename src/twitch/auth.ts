@@ -1,16 +1,14 @@
 // Who is calling? A bearer token and/or an mTLS client cert of the Puppet CA whose certname is
 // on an allowlist. Either one suffices; a presented credential that is wrong always refuses
 // (a revoked cert is refused even alongside a good token). The decision is pure.
-import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { TLSSocket } from "node:tls";
 import type { IncomingMessage } from "node:http";
-import { FileAccessError } from "../errors.js";
+import { bearerToken } from "../token.js";
 import { AuthRequiredError, ForbiddenError } from "./errors.js";
 
 export interface AuthPolicy {
-  /** sha256 of the expected bearer token, when token auth is configured. */
-  tokenDigest: Buffer | undefined;
+  /** The expected bearer token (a TokenFile of src/token.ts), when token auth is configured. */
+  token: { matches(presented: string): boolean } | undefined;
   /** mTLS configured: the listener is HTTPS and asks for client certs. */
   mtls: boolean;
   allow: readonly string[];
@@ -39,29 +37,8 @@ export function matchesAny(name: string, globs: readonly string[]): boolean {
   return globs.some((g) => globToRegExp(g).test(name));
 }
 
-export function digestToken(token: string): Buffer {
-  return createHash("sha256").update(token, "utf8").digest();
-}
-
-/** Compare in constant time: both sides are hashed to the same length first. */
-export function tokenMatches(expected: Buffer, presented: string): boolean {
-  return timingSafeEqual(expected, digestToken(presented));
-}
-
-export function loadTokenFile(path: string): Buffer {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (cause) {
-    throw new FileAccessError(path, "token file", { cause });
-  }
-  const token = text.trim();
-  if (token === "") throw new FileAccessError(path, "token file (it is empty)");
-  return digestToken(token);
-}
-
 export function authenticate(policy: AuthPolicy, p: Presented): Caller {
-  const open = policy.tokenDigest === undefined && !policy.mtls;
+  const open = policy.token === undefined && !policy.mtls;
   if (open) return { identity: `anonymous@${p.remote}`, method: "none" };
 
   let certOk: string | undefined;
@@ -72,8 +49,8 @@ export function authenticate(policy: AuthPolicy, p: Presented): Caller {
   if (certOk !== undefined) return { identity: `cert:${certOk}`, method: "cert" };
 
   if (p.authorization !== undefined) {
-    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(p.authorization);
-    if (policy.tokenDigest && m && tokenMatches(policy.tokenDigest, m[1] as string)) {
+    const presented = bearerToken(p.authorization);
+    if (policy.token && presented !== undefined && policy.token.matches(presented)) {
       return { identity: `token@${p.remote}`, method: "token" };
     }
     throw new ForbiddenError("wrong credentials");

@@ -9,6 +9,11 @@ export function isLoopbackHost(host: string): boolean {
 
 export const twitchSection = z.strictObject({
   listen: listen().prefault("127.0.0.1:2023"),
+  /**
+   * Host names requests may carry in `Host`, besides IP addresses, the loopback names, this
+   * machine's host name and the certname of auth.tls.cert (DNS-rebinding guard).
+   */
+  allowedHosts: z.array(z.string().min(1)).default([]),
   auth: z.strictObject({
     tokenFile: absPath().optional(),
     /** mTLS with the node's own Puppet cert; callers need a cert of the Puppet CA. */

@@ -1,4 +1,4 @@
-// Twitch's typed errors. Each carries a stable code; the HTTP status is chosen only in app.ts.
+// Twitch's typed errors. Each carries a stable code; its HTTP status is in src/errors.ts's catalog.
 import { PuppetHaError } from "../errors.js";
 
 /** A query parameter that is unknown, repeated or has a value outside its strict grammar. */
@@ -28,10 +28,17 @@ export class AgentDisabledError extends PuppetHaError {
   }
 }
 
-/** No credentials at all (401). */
+/** No credentials at all, or none where the request needs them (401). */
 export class AuthRequiredError extends PuppetHaError {
-  constructor() {
-    super("E_TWITCH_AUTH_REQUIRED", "Authentication required");
+  constructor(message = "Authentication required") {
+    super("E_TWITCH_AUTH_REQUIRED", message);
+  }
+}
+
+/** The request came from a browser page of another site (403): browsers never trigger runs. */
+export class CrossSiteError extends PuppetHaError {
+  constructor(reason: string) {
+    super("E_CROSS_SITE", `Forbidden: cross-site request (${reason})`);
   }
 }
 

@@ -1,5 +1,5 @@
 // What `puppet-ha twitch -c FILE` runs: serve the run trigger until SIGTERM/SIGINT. SIGHUP reloads
-// the TLS files. On stop the listener closes and a run in flight is waited for (killing puppet
+// the token and TLS files. On stop the listener closes and a run in flight is waited for (killing puppet
 // mid-run, or leaving it writing to a closed pipe, is worse); a second signal exits at once.
 import { configPath, loadConfigFile } from "../config/load.js";
 import { createLogger } from "../log.js";
@@ -12,7 +12,7 @@ export async function runTwitch(opts: { config?: string }): Promise<void> {
   const log = createLogger(cfg.log).child({ part: "twitch" });
   const t = await startTwitch(twitch, log);
   await new Promise<void>((resolve) => {
-    const hup = () => t.reloadTls();
+    const hup = () => t.reload();
     const stop = (signal: string) => {
       process.off("SIGHUP", hup);
       const running = t.runner.running;

@@ -1,5 +1,6 @@
 // Starts twitch: resolves Puppet's lock and summary paths, builds the auth policy, and serves
 // the app over HTTP (token or loopback only) or HTTPS with the node's own Puppet cert (mTLS).
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
@@ -7,8 +8,10 @@ import type { AddressInfo } from "node:net";
 import { execa } from "execa";
 import { FileAccessError, ListenError, errnoText } from "../errors.js";
 import type { Logger } from "../log.js";
+import { listenerNames } from "../request-origin.js";
+import { keyFileWarning, TokenFile } from "../token.js";
 import { createTwitchApp } from "./app.js";
-import { loadTokenFile, type AuthPolicy } from "./auth.js";
+import type { AuthPolicy } from "./auth.js";
 import { isLoopbackHost, type TwitchConfig } from "./config.js";
 import { PuppetSettingsError } from "./errors.js";
 import { configPrintArgv, parseConfigPrint } from "./params.js";
@@ -63,12 +66,23 @@ function tlsOptions(tls: NonNullable<TwitchConfig["auth"]["tls"]>): https.Server
   };
 }
 
+/** The certname (subject CN) of the node's own cert, a name callers use in Host. */
+function certnameOf(pem: Buffer): string | undefined {
+  try {
+    return /(?:^|\n)CN=([^\n]+)/.exec(new X509Certificate(pem).subject)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 export interface TwitchServer {
   url: string;
   runner: AgentRunner;
   server: http.Server;
   /** Re-read cert, key, CA and CRL (after each run and on SIGHUP). */
   reloadTls(): void;
+  /** SIGHUP: re-read the token file and the TLS files; a bad file is logged and the old one kept. */
+  reload(): void;
   close(): Promise<void>;
 }
 
@@ -83,12 +97,12 @@ export async function startTwitch(
   if (!auth.tokenFile && !auth.tls && !isLoopbackHost(cfg.listen.host)) {
     throw new ListenError(`twitch without auth binds loopback only, not ${cfg.listen.host}`);
   }
-  const policy: AuthPolicy = {
-    tokenDigest: auth.tokenFile ? loadTokenFile(auth.tokenFile) : undefined,
-    mtls: auth.tls !== undefined,
-    allow: auth.allow,
-  };
-  if (auth.tls) tlsOptions(auth.tls); // fail at start on unreadable files
+  const warn = (message: string) => log.warn(message);
+  const token = auth.tokenFile ? new TokenFile(auth.tokenFile, { what: "token file", warn }) : undefined;
+  const policy: AuthPolicy = { token, mtls: auth.tls !== undefined, allow: auth.allow };
+  const certname = auth.tls ? certnameOf(tlsOptions(auth.tls).cert as Buffer) : undefined; // fails at start on unreadable files
+  const keyWarning = auth.tls ? keyFileWarning(auth.tls.key, "twitch TLS key") : undefined;
+  if (keyWarning) warn(keyWarning);
   const paths = overrides.paths ?? (await resolvePuppetPaths(cfg, log));
   const reloadTls = () => {
     // Called only after the listener exists (after a run, or on SIGHUP).
@@ -104,7 +118,8 @@ export async function startTwitch(
     splayMaxMs: cfg.splayMax, log, ...overrides, onRunFinished: reloadTls,
   });
   const limiter = new RateLimiter({ max: cfg.rateLimit.max, per: cfg.rateLimit.per, ...(overrides.now ? { now: overrides.now } : {}) });
-  const app = createTwitchApp({ runner, policy, limiter, log });
+  const hostNames = listenerNames(cfg.listen.host, cfg.allowedHosts, [certname]);
+  const app = createTwitchApp({ runner, policy, limiter, log, hostNames });
   const server: http.Server = auth.tls ? https.createServer(tlsOptions(auth.tls), app) : http.createServer(app);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -115,12 +130,21 @@ export async function startTwitch(
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `${auth.tls ? "https" : "http"}://${host}:${addr.port}`;
-  log.info({ url, auth: [policy.tokenDigest ? "token" : "", policy.mtls ? "mtls" : ""].filter(Boolean).join("+") || "none (loopback)" }, "twitch listening");
+  log.info({ url, auth: [policy.token ? "token" : "", policy.mtls ? "mtls" : ""].filter(Boolean).join("+") || "none (loopback)" }, "twitch listening");
   return {
     url,
     runner,
     server,
     reloadTls,
+    reload() {
+      try {
+        token?.reload();
+      } catch (err) {
+        log.warn({ err }, "cannot reload the token file; keeping the old token");
+      }
+      reloadTls();
+      log.info("reloaded the token and TLS files");
+    },
     close: () => new Promise<void>((resolve) => {
       runner.shutdown();
       server.close(() => resolve());

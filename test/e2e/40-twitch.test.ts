@@ -26,12 +26,18 @@ function agentArgs(dirs: AgentRunResult["dirs"]): string[] {
   ];
 }
 
+/** twitch's bearer token: `?environment=` changes what runs, so it needs authentication. */
+const TOKEN = "e2e-twitch-token";
+
 /** Starts `puppet-ha twitch` on a port the OS picks; resolves to its URL (from its log line). */
 async function startTwitch(t: TestContext, dirs: AgentRunResult["dirs"]): Promise<string> {
   const file = join(dirs.root, "twitch.yaml");
+  const tokenFile = join(dirs.root, "twitch.token");
+  await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   await writeFile(file, stringify({
     twitch: {
       listen: "127.0.0.1:0",
+      auth: { tokenFile },
       puppet: {
         command: [PUPPET],
         args: agentArgs(dirs),
@@ -71,7 +77,7 @@ test("twitch triggers real agent runs through the proxy: 200 with a report, 409 
   const enrol = await cluster.runAgent(CERTNAME);
   assert.equal(enrol.exitCode, 2, explain(enrol));
   const url = await startTwitch(t, enrol.dirs);
-  const trigger = (query = "") => httpRequest(`${url}/puppet/twitch${query}`, { method: "POST", timeoutMs: 180_000 });
+  const trigger = (query = "") => httpRequest(`${url}/puppet/twitch${query}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, timeoutMs: 180_000 });
 
   // async=false: the response comes when the agent has exited, and its report reached a master.
   const before = reports();
@@ -86,7 +92,7 @@ test("twitch triggers real agent runs through the proxy: 200 with a report, 409 
   const busy = await trigger();
   assert.equal(busy.status, 409, busy.body);
   assert.match(busy.body, /already running/i);
-  const status = async () => (await httpRequest(`${url}/puppet/status`, { headers: { Accept: "application/json" } })).json as { running: boolean; lastTriggered: { status: string; exitCode: number | null } | null };
+  const status = async () => (await httpRequest(`${url}/puppet/status`, { headers: { Accept: "application/json", authorization: `Bearer ${TOKEN}` } })).json as { running: boolean; lastTriggered: { status: string; exitCode: number | null } | null };
   const last = await poll("the slow run to end", async () => {
     const s = await status();
     return s.running ? undefined : s.lastTriggered;

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { FileAccessError, UsageError } from "../../errors.js";
 import { parseDuration } from "../../config/units.js";
+import { readTokenFile } from "../../token.js";
 import { FleetFailedError } from "../errors.js";
 import { checkEnvironment, parseTags } from "../params.js";
 import type { ClientTls } from "./http.js";
@@ -73,8 +74,7 @@ export async function runFleet(o: FleetCliOptions, io: FleetIo): Promise<NodeRes
     ...(o.key ? { key: readFile(o.key, "client key") } : {}),
     ...(o.cacert ? { ca: readFile(o.cacert, "CA certificate") } : {}),
   };
-  const token = o.tokenFile ? readFile(o.tokenFile, "token file").toString("utf8").trim() : undefined;
-  if (o.tokenFile && !token) throw new UsageError(`token file ${o.tokenFile} is empty`);
+  const token = o.tokenFile ? readTokenFile(o.tokenFile) : undefined;
   const defaults = { scheme: o.scheme ?? (o.cert ? "https" : "http"), port } as const;
 
   let targets: Target[] = [];

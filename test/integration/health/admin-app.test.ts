@@ -12,9 +12,9 @@ import { createAdminApp } from "../../../src/health/app.js";
 import { EventLog } from "../../../src/health/events.js";
 import { HealthMetrics } from "../../../src/health/metrics.js";
 import { assessHealth, type HealthCore } from "../../../src/health/health-status.js";
-import { AdminBadRequestError, AdminConflictError, AdminUnavailableError, UnknownBackendError } from "../../../src/health/admin-errors.js";
+import { AdminConflictError, AdminUnavailableError, UnknownBackendError } from "../../../src/health/admin-errors.js";
 import type { AdminActions } from "../../../src/health/admin-api.js";
-import { FileAccessError } from "../../../src/errors.js";
+import { BadRequestError, FileAccessError } from "../../../src/errors.js";
 import { STATUS_PAGE_CSP } from "../../../src/health/status-page.js";
 import { THRESHOLDS, inputs, pools } from "../../helpers/health.js";
 
@@ -210,7 +210,7 @@ describe("admin API authentication and actions", () => {
 
   const failures = [
     { err: new AdminConflictError("ca1 is not in sync at epoch 3"), code: 409 },
-    { err: new AdminBadRequestError("bad"), code: 400 },
+    { err: new BadRequestError(400, "bad"), code: 400 },
     { err: new AdminUnavailableError("arbiter busy"), code: 503 },
     { err: new Error("secret internals"), code: 500 },
   ];
@@ -266,5 +266,5 @@ test("a missing or empty token file fails at start", () => {
   assert.throws(() => createAdminApp({ ...base, tokenFile: join(dir, "missing") }), FileAccessError);
   const empty = join(dir, "empty.token");
   writeFileSync(empty, "\n");
-  assert.throws(() => createAdminApp({ ...base, tokenFile: empty }), /admin token file .* is empty/);
+  assert.throws(() => createAdminApp({ ...base, tokenFile: empty }), /cannot read admin token file .*: it is empty/);
 });

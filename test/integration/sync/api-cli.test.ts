@@ -23,7 +23,7 @@ test("GET /status and POST /pass (token, destination, wait, epoch)", async (t) =
   assert.equal(before.destinations.ca2?.lastSuccess, null);
 
   await request(app).post("/pass").expect(401);
-  await request(app).post("/pass").set("authorization", "Bearer wrong").expect(401);
+  await request(app).post("/pass").set("authorization", "Bearer wrong").expect(403);
   await request(app).post("/pass?destination=ca9").set("authorization", "Bearer s3cret").expect(404);
   const ran = (await request(app).post("/pass?destination=ca2&wait=1").set("authorization", "Bearer s3cret").expect(200)).body as { reports: Report[] };
   assert.equal(ran.reports[0]?.result, "in-sync");

@@ -19,10 +19,10 @@ function setup(t: Parameters<typeof makeHarness>[0]) {
   return { h, app: createSyncApi(h.service, { tokenFile }) };
 }
 
-test("POST /pull: in sync at epoch E (final too), 409 E_FENCED for an older epoch, 400/404/401", async (t) => {
+test("POST /pull: in sync at epoch E (final too), 409 E_FENCED for an older epoch, 400/404/401/403", async (t) => {
   const { h, app } = setup(t);
   await request(app).post("/pull?destination=ca2&epoch=1").expect(401);
-  await request(app).post("/pull?destination=ca2&epoch=1").set("authorization", "Bearer nope").expect(401);
+  await request(app).post("/pull?destination=ca2&epoch=1").set("authorization", "Bearer nope").expect(403);
   await request(app).post("/pull?destination=ca2").set(...AUTH).expect(400);
   await request(app).post("/pull?destination=ca2&epoch=-1").set(...AUTH).expect(400);
   await request(app).post("/pull?destination=ca9&epoch=1").set(...AUTH).expect(404);
@@ -69,4 +69,29 @@ test("POST /advance-serial: skips the gap once per epoch, fenced for an older ep
   assert.equal(old.error.code, "E_FENCED");
   const unknown = (await request(app).post("/advance-serial?cadir=ca7&gap=1&epoch=3").set(...AUTH).expect(500)).body as { error: { code: string } };
   assert.equal(unknown.error.code, "E_CADIR");
+});
+
+test("one body shape for every error, and the token file: missing is a start-up error, rotated takes effect, never a 500", async (t) => {
+  const { h, app } = setup(t);
+  const shapes = [
+    await request(app).post("/pass?destination=ca9").set(...AUTH).expect(404),
+    await request(app).post("/pass?destination=ca2&epoch=x").set(...AUTH).expect(400),
+    await request(app).get("/nope").expect(404),
+    await request(app).post("/pass").expect(401),
+    await request(app).post("/pass").set("authorization", "Bearer wrong").expect(403),
+  ];
+  for (const r of shapes) {
+    const e = (r.body as { error: unknown }).error as { code: unknown; message: unknown };
+    assert.equal(typeof e.code, "string", JSON.stringify(r.body));
+    assert.equal(typeof e.message, "string", JSON.stringify(r.body));
+  }
+  assert.throws(() => createSyncApi(h.service, { tokenFile: join(h.root, "missing.token") }), /cannot read arbiter token file .*missing\.token: no such file or directory/);
+
+  const tokenFile = join(h.root, "token");
+  writeFileSync(tokenFile, "rotated-secret-longer\n");
+  await request(app).post("/pass").set(...AUTH).expect(403);
+  await request(app).post("/pass?wait=1").set("authorization", "Bearer rotated-secret-longer").expect(200);
+  const { rmSync } = await import("node:fs");
+  rmSync(tokenFile);
+  await request(app).post("/pass?wait=1").set("authorization", "Bearer rotated-secret-longer").expect(200); // a briefly missing file keeps the last good token
 });

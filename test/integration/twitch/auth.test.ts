@@ -2,7 +2,7 @@
 // and the per-caller rate limit with an injected clock.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestCa, writePkiFiles } from "../../helpers/pki.js";
@@ -42,7 +42,7 @@ test("token: none is 401 with WWW-Authenticate, wrong is 403, right is 200; stat
   const none = await call(url);
   assert.equal(none.status, 401);
   assert.match(String(none.headers["www-authenticate"]), /^Bearer/);
-  assert.equal((JSON.parse(none.body) as { error: string }).error, "E_TWITCH_AUTH_REQUIRED");
+  assert.equal((JSON.parse(none.body) as { error: { code: string } }).error.code, "E_TWITCH_AUTH_REQUIRED");
   assert.equal((await call(url, { token: "s3cret-token-valuE" })).status, 403);
   assert.equal((await call(url, { token: "s3cret" })).status, 403);
   const basic = await httpRequest(`${url}/puppet/twitch`, { method: "GET", headers: { authorization: "Basic czNjcmV0" }, timeoutMs: 5000 });
@@ -94,10 +94,29 @@ test("rate limit per caller: 429 with Retry-After, other callers unaffected, the
   const limited = await call(h.url, { tls: client(admin) });
   assert.equal(limited.status, 429);
   assert.equal(limited.headers["retry-after"], "45");
-  assert.equal((JSON.parse(limited.body) as { error: string }).error, "E_TWITCH_RATE_LIMIT");
+  assert.equal((JSON.parse(limited.body) as { error: { code: string } }).error.code, "E_TWITCH_RATE_LIMIT");
   assert.equal((await call(h.url, { tls: client(admin2) })).status, 200, "another caller has its own budget");
   now += 45_000;
   assert.equal((await call(h.url, { tls: client(admin) })).status, 200, "the first hit left the window");
   assert.equal((await call(h.url, { tls: client(admin) })).status, 429);
   assert.equal(h.fake.calls(), 4);
+});
+
+test("a token file or TLS key readable by group/others is logged as a warning naming the file and the fix; 0600 is not", async (t) => {
+  const looseDir = mkdtempSync(join(tmpdir(), "twitch-loose-"));
+  t.after(() => rmSync(looseDir, { recursive: true, force: true }));
+  const looseToken = join(looseDir, "twitch.token");
+  writeFileSync(looseToken, "s3cret-token-value\n");
+  chmodSync(looseToken, 0o644);
+  const looseKey = join(looseDir, "node.key");
+  copyFileSync(tls.key, looseKey);
+  chmodSync(looseKey, 0o644);
+  const h = await startHarness(t, { auth: { tokenFile: looseToken, tls: { ...tls, key: looseKey } } });
+  const warnings = h.logs().filter((l) => l.level === 40).map((l) => String(l.msg));
+  assert.ok(warnings.some((w) => w.includes(`token file ${looseToken} is readable or writable by group/others (mode 0644): run \`chmod 600 ${looseToken}\``)), warnings.join("\n"));
+  assert.ok(warnings.some((w) => w.includes(`twitch TLS key ${looseKey} is readable or writable by others (or writable by group) (mode 0644): run \`chmod 640 ${looseKey}\``)), warnings.join("\n"));
+  assert.equal((await call(h.url, { token: "s3cret-token-value" })).status, 200, "still served: a warning, not a refusal");
+
+  const strict = await startHarness(t, { auth: { tokenFile, tls } });
+  assert.deepEqual(strict.logs().filter((l) => l.level === 40), [], "0600 files: no warning");
 });

@@ -45,7 +45,7 @@ test("a puppet whose `config print` fails stops the start with exit 1 and one li
   assert.match(String(r.stderr), /^puppet-ha: cannot ask puppet for its lock file paths .*exit code 1: Error: Could not parse configuration$/);
 });
 
-test("the real command serves triggers; SIGTERM waits for the run in flight, then exits 0", async (t) => {
+test("the real command serves triggers; SIGHUP reloads; SIGTERM waits for the run in flight, then exits 0", async (t) => {
   const fake = fakePuppet(t);
   const file = config("ok.yaml", `  listen: "127.0.0.1:0"\n  puppet: { command: ["${fake.bin}"] }`);
   const [node, pre] = cliArgv();
@@ -69,9 +69,15 @@ test("the real command serves triggers; SIGTERM waits for the run in flight, the
     check();
   });
   const url = (await output(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/))[1] as string;
-  const r = await fetch(`${url}/puppet/twitch?async=false&tags=ntp`);
+  const r = await fetch(`${url}/puppet/twitch?async=false`);
   assert.equal(r.status, 200);
-  assert.deepEqual(fake.argvs(), [["agent", "--onetime", "--no-daemonize", "--detailed-exitcodes", "--tags", "ntp"]]);
+  assert.deepEqual(fake.argvs(), [["agent", "--onetime", "--no-daemonize", "--detailed-exitcodes"]]);
+
+  // SIGHUP (systemctl reload) re-reads the token and TLS files and never stops twitch.
+  sub.kill("SIGHUP");
+  await output(/reloaded the token and TLS files/);
+  assert.equal(sub.exitCode, null, "still running after SIGHUP");
+  assert.equal((await fetch(`${url}/puppet/status`)).status, 200);
 
   fake.hold();
   assert.equal((await fetch(`${url}/puppet/twitch`)).status, 202);

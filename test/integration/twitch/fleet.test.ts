@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { execa } from "execa";
 import { silentLogger } from "../../../src/log.js";
+import { TokenFile } from "../../../src/token.js";
 import { createTwitchApp } from "../../../src/twitch/app.js";
 import { RateLimiter } from "../../../src/twitch/ratelimit.js";
 import { AgentRunner } from "../../../src/twitch/runner.js";
@@ -23,6 +24,9 @@ import { fakePuppet, summaryYaml, type FakePuppet } from "./fake-puppet.js";
 import { startHarness } from "./harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "twitch-fleet-"));
+// noop, tags and environment need authentication: the nodes expect this token.
+const tokenFile = join(dir, "fleet.token");
+writeFileSync(tokenFile, "fleet-token\n", { mode: 0o600 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Requests in flight across all nodes; a gate holds them until `concurrency` are in flight. */
@@ -61,7 +65,7 @@ async function startNodes(t: TestContext, n: number, gate: Gate): Promise<Node[]
       command: [fake.bin], args: [], timeoutMs: 30_000, splayMaxMs: 0, log: silentLogger(),
       paths: { runLockFile: fake.runLockFile, disabledLockFile: fake.disabledLockFile, lastRunSummary: fake.lastRunSummary },
     });
-    const app = createTwitchApp({ runner, policy: { tokenDigest: undefined, mtls: false, allow: [] }, limiter: new RateLimiter({ max: 100, per: 60_000 }), log: silentLogger() });
+    const app = createTwitchApp({ runner, policy: { token: new TokenFile(tokenFile), mtls: false, allow: [] }, limiter: new RateLimiter({ max: 100, per: 60_000 }), log: silentLogger() });
     const server = http.createServer((req, res) => {
       res.on("close", () => gate.leave());
       void gate.enter().then(() => {
@@ -91,7 +95,7 @@ function sink(isTTY = false): Writable & { text: string; isTTY: boolean } {
   return w;
 }
 
-const base: FleetCliOptions = { match: [], port: "2023", concurrency: "5", progress: true };
+const base: FleetCliOptions = { match: [], port: "2023", concurrency: "5", progress: true, tokenFile };
 
 test("20 nodes with --concurrency 5 --wait: at most 5 in flight, every node reported with its counts", async (t) => {
   const gate = new Gate(5, 20);
@@ -134,7 +138,7 @@ test("the real CLI: one failing node makes exit 1; --json lists every node", asy
   const targets = join(dir, "eight.txt");
   writeFileSync(targets, nodes.map((n) => n.url).join("\n") + "\n127.0.0.1:1  # nothing listens here\n");
   const [node, pre] = cliArgv();
-  const r = await execa(node, [...pre, "fleet", "twitch", "-t", targets, "-j", "4", "--wait", "--json"], { cwd: repoRoot, reject: false });
+  const r = await execa(node, [...pre, "fleet", "twitch", "-t", targets, "-j", "4", "--wait", "--json", "--token-file", tokenFile], { cwd: repoRoot, reject: false });
   assert.equal(r.exitCode, 1, String(r.stderr));
   assert.equal(String(r.stderr).trim(), "puppet-ha: 2 of 9 node(s) failed");
   const j = JSON.parse(String(r.stdout)) as { total: number; ok: number; failed: number; results: Record<string, unknown>[] };

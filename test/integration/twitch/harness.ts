@@ -1,5 +1,8 @@
 // Starts an in-process twitch on 127.0.0.1:0 against a fake puppet, with a log captured in
 // memory and injectable clock, random and sleep; everything is torn down after the test.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { TestContext } from "node:test";
 import { createLogger } from "../../../src/log.js";
@@ -40,4 +43,13 @@ export async function startHarness(
     await server.close();
   });
   return { ...server, fake, logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+/** A token file for a test (mode 0600): the `auth` section to configure and the header to send. */
+export function testToken(t: TestContext, token = "test-token-123"): { auth: { tokenFile: string }; headers: { authorization: string } } {
+  const dir = mkdtempSync(join(tmpdir(), "twitch-token-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const tokenFile = join(dir, "twitch.token");
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  return { auth: { tokenFile }, headers: { authorization: `Bearer ${token}` } };
 }

@@ -53,12 +53,12 @@ test("status while our run is in flight, and when disabled with a reason", async
   const none = (await (await fetch(`${h.url}/puppet/status`, { headers: JSON_ACCEPT })).json()) as StatusJson;
   assert.equal(none.lastRun, null);
   h.fake.hold();
-  assert.equal((await fetch(`${h.url}/puppet/twitch?noop=true`)).status, 202);
+  assert.equal((await fetch(`${h.url}/puppet/twitch?splay=false`)).status, 202);
   await h.fake.started();
   const running = (await (await fetch(`${h.url}/puppet/status`, { headers: JSON_ACCEPT })).json()) as StatusJson;
   assert.equal(running.running, true);
   assert.equal(running.run?.caller, "anonymous@127.0.0.1");
-  assert.equal(running.run?.options.noop, true);
+  assert.equal(running.run?.options.noop, false);
   assert.equal(typeof running.agentLockPid, "number");
   h.fake.release();
   await h.runner.idle();

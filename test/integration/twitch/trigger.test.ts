@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { startHarness } from "./harness.js";
+import { startHarness, testToken } from "./harness.js";
 import { summaryYaml } from "./fake-puppet.js";
 
 const FIXED = ["agent", "--onetime", "--no-daemonize", "--detailed-exitcodes"];
@@ -24,7 +24,8 @@ test("GET and POST trigger a run: 202 'Triggered puppet run', argv is the fixed 
 });
 
 test("the paths come from `puppet config print ... --section agent` with the configured args", async (t) => {
-  const h = await startHarness(t, { puppet: { args: ["--confdir", "/x/conf", "--server", "ca.example"] } });
+  const token = testToken(t);
+  const h = await startHarness(t, { auth: token.auth, puppet: { args: ["--confdir", "/x/conf", "--server", "ca.example"] } });
   assert.deepEqual(h.runner.paths, {
     runLockFile: h.fake.runLockFile, disabledLockFile: h.fake.disabledLockFile, lastRunSummary: h.fake.lastRunSummary,
   });
@@ -32,7 +33,7 @@ test("the paths come from `puppet config print ... --section agent` with the con
   assert.deepEqual(readFileSync(`${h.fake.dir}/config-argv`, "utf8").trim().split("\n"), [
     "config", "print", "agent_catalog_run_lockfile", "agent_disabled_lockfile", "lastrunfile", "--section", "agent", "--confdir", "/x/conf", "--server", "ca.example",
   ]);
-  const r = await fetch(`${h.url}/puppet/twitch?noop=true&tags=ntp,apache::vhost,role.web-1&environment=production_2`);
+  const r = await fetch(`${h.url}/puppet/twitch?noop=true&tags=ntp,apache::vhost,role.web-1&environment=production_2`, { headers: token.headers });
   assert.equal(r.status, 202);
   await h.runner.idle();
   assert.deepEqual(h.fake.argvs()[0], [
@@ -138,7 +139,7 @@ test("agent_disabled.lock answers 423 with its message, text and JSON", async (t
   const json = await fetch(`${h.url}/puppet/twitch`, { headers: { accept: "application/json" } });
   assert.equal(json.status, 423);
   assert.deepEqual(await json.json(), {
-    status: "disabled", error: "E_TWITCH_DISABLED", message: "Puppet is disabled: maintenance by alice, ticket OPS-42",
+    status: "disabled", error: { code: "E_TWITCH_DISABLED", message: "Puppet is disabled: maintenance by alice, ticket OPS-42" }, message: "Puppet is disabled: maintenance by alice, ticket OPS-42",
     disabled_message: "maintenance by alice, ticket OPS-42",
   });
   assert.equal(h.fake.calls(), 0);
@@ -154,8 +155,8 @@ test("bad parameters are 400 and never reach the command line", async (t) => {
   for (const q of bad) {
     const r = await fetch(`${h.url}/puppet/twitch?${q}`, { headers: { accept: "application/json" } });
     assert.equal(r.status, 400, q);
-    const j = (await r.json()) as { error: string };
-    assert.equal(j.error, "E_TWITCH_PARAM", q);
+    const j = (await r.json()) as { error: { code: string } };
+    assert.equal(j.error.code, "E_TWITCH_PARAM", q);
   }
   const text = await fetch(`${h.url}/puppet/twitch?verbose=1`);
   assert.equal(text.status, 400);

@@ -87,13 +87,3 @@ test("process default metrics are on the same registry, not the global one", asy
   assert.match(text, /^nodejs_heap_size_used_bytes /m);
   assert.equal(register.getSingleMetric("puppet_ha_ca_epoch"), undefined);
 });
-
-test("admin action errors map to HTTP statuses by code, untyped ones hide their message", async () => {
-  const { adminErrorResponse, AdminConflictError, UnknownBackendError } = await import("../../../src/health/admin-errors.js");
-  const { NoHealthyBackendError, UsageError } = await import("../../../src/errors.js");
-  assert.equal(adminErrorResponse(new UnknownBackendError("x")).status, 404);
-  assert.equal(adminErrorResponse(new AdminConflictError("x")).status, 409);
-  assert.equal(adminErrorResponse(new NoHealthyBackendError("ca")).status, 503);
-  assert.equal(adminErrorResponse(new UsageError("x")).status, 400);
-  assert.deepEqual(adminErrorResponse(new Error("db password is hunter2")), { status: 500, body: { error: { code: "E_INTERNAL", message: "internal error (see the proxy log)" } } });
-});

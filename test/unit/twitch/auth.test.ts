@@ -1,11 +1,12 @@
 // The authentication decision: token and/or mTLS, either suffices, a bad credential refuses.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { authenticate, digestToken, globToRegExp, matchesAny, tokenMatches, type AuthPolicy, type Presented } from "../../../src/twitch/auth.js";
+import { authenticate, globToRegExp, matchesAny, type AuthPolicy, type Presented } from "../../../src/twitch/auth.js";
+import { tokensEqual } from "../../../src/token.js";
 import { AuthRequiredError, ForbiddenError } from "../../../src/twitch/errors.js";
 
-const digest = digestToken("right");
-const both: AuthPolicy = { tokenDigest: digest, mtls: true, allow: ["admin*.ops", "bolt.example"] };
+const digest = { matches: (presented: string) => tokensEqual(presented, "right") };
+const both: AuthPolicy = { token: digest, mtls: true, allow: ["admin*.ops", "bolt.example"] };
 const p = (o: Partial<Presented>): Presented => ({ remote: "10.0.0.9", authorization: undefined, cert: undefined, ...o });
 const cert = (certname: string, authorized = true, error?: string) => ({ certname, authorized, error });
 
@@ -20,9 +21,9 @@ test("globs: * any run, ? one character, everything else literal", () => {
 });
 
 test("token comparison", () => {
-  assert.ok(tokenMatches(digest, "right"));
-  assert.ok(!tokenMatches(digest, "righ"));
-  assert.ok(!tokenMatches(digest, "right "));
+  assert.ok(tokensEqual("right", "right"));
+  assert.ok(!tokensEqual("righ", "right"));
+  assert.ok(!tokensEqual("right ", "right"));
 });
 
 test("decision table", () => {
@@ -38,11 +39,11 @@ test("decision table", () => {
   refused(p({ authorization: "Basic cmlnaHQ=" }), ForbiddenError);
   refused(p({ cert: cert("web1") }), ForbiddenError);
   refused(p({ cert: cert("admin1.ops", false, "CERT_REVOKED"), authorization: "Bearer right" }), ForbiddenError);
-  const tokenOnly: AuthPolicy = { tokenDigest: digest, mtls: false, allow: [] };
+  const tokenOnly: AuthPolicy = { token: digest, mtls: false, allow: [] };
   refused(p({}), AuthRequiredError, tokenOnly);
   ok(p({ authorization: "Bearer right" }), "token@10.0.0.9", tokenOnly);
-  const mtlsOnly: AuthPolicy = { tokenDigest: undefined, mtls: true, allow: ["a"] };
+  const mtlsOnly: AuthPolicy = { token: undefined, mtls: true, allow: ["a"] };
   refused(p({ authorization: "Bearer right" }), ForbiddenError, mtlsOnly);
   ok(p({ cert: cert("a") }), "cert:a", mtlsOnly);
-  ok(p({}), "anonymous@10.0.0.9", { tokenDigest: undefined, mtls: false, allow: [] });
+  ok(p({}), "anonymous@10.0.0.9", { token: undefined, mtls: false, allow: [] });
 });

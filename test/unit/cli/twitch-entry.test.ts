@@ -1,0 +1,35 @@
+// Issue 16 (footprint on every node): `puppet-ha twitch` starts through its own entry
+// (src/twitch/main.ts, chosen by src/cli.ts) and loads only what it needs: no express, no proxy,
+// sync, health or demo code, no other command's definition, no proxy-only package.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { traceModules } from "./module-trace.js";
+
+const trace = traceModules();
+const SRC = new URL("../../../src/", import.meta.url).href;
+
+test("the twitch entry starts twitch loading none of the other parts, commands or express", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "twitch-entry-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "puppet-ha.yaml");
+  writeFileSync(file, `twitch:\n  listen: "127.0.0.1:0"\n  puppet: { command: ["${join(dir, "no-such-puppet")}"] }\nlog: { level: silent }\n`);
+  const { twitchProgram } = await import("../../../src/twitch/main.js");
+  // A puppet that does not exist stops the start right after everything was loaded.
+  await assert.rejects(twitchProgram().parseAsync(["node", "puppet-ha", "twitch", "-c", file]), /puppet/);
+
+  const urls = await trace.urls();
+  const src = urls.filter((u) => u.startsWith(SRC)).map((u) => u.slice(SRC.length).replace(/\.[jt]s$/, ""));
+  const packages = new Set(urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter(Boolean));
+  assert.ok(src.includes("twitch/server") && src.includes("twitch/app"), "the trace saw twitch start");
+  // The config loader validates every section of the file, so the section schemas load.
+  const foreign = src.filter((f) => /^(proxy|sync|health|demo)\//.test(f) && !/^(proxy|sync|health)\/config$/.test(f));
+  assert.deepEqual(foreign, [], "nothing of proxy, sync, health or demo beyond their config schemas");
+  assert.ok(!src.includes("main"), "the full command line (src/main.ts) is not built");
+  assert.deepEqual(src.filter((f) => f.endsWith("/command") && f !== "twitch/command" && f !== "config/command"), [], "no other command's definition");
+  for (const p of ["express", "http-proxy-3", "undici", "prom-client", "chokidar", "node-forge", "supertest"]) {
+    assert.ok(!packages.has(p), `${p} is not loaded by twitch`);
+  }
+});
