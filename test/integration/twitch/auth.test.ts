@@ -112,11 +112,11 @@ test("a token file or TLS key readable by group/others is logged as a warning na
   copyFileSync(tls.key, looseKey);
   chmodSync(looseKey, 0o644);
   const h = await startHarness(t, { auth: { tokenFile: looseToken, tls: { ...tls, key: looseKey } } });
-  const warnings = h.logs().filter((l) => l.level === 40).map((l) => String(l.msg));
+  const warnings = h.logs().filter((l) => l.level === "warn").map((l) => String(l.msg));
   assert.ok(warnings.some((w) => w.includes(`token file ${looseToken} is readable or writable by group/others (mode 0644): run \`chmod 600 ${looseToken}\``)), warnings.join("\n"));
   assert.ok(warnings.some((w) => w.includes(`twitch TLS key ${looseKey} is readable or writable by others (or writable by group) (mode 0644): run \`chmod 640 ${looseKey}\``)), warnings.join("\n"));
   assert.equal((await call(h.url, { token: "s3cret-token-value" })).status, 200, "still served: a warning, not a refusal");
 
   const strict = await startHarness(t, { auth: { tokenFile, tls } });
-  assert.deepEqual(strict.logs().filter((l) => l.level === 40), [], "0600 files: no warning");
+  assert.deepEqual(strict.logs().filter((l) => l.level === "warn"), [], "0600 files: no warning");
 });
