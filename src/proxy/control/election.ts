@@ -10,6 +10,12 @@ import { stepDownMarginMs, type LeaseTiming } from "./timing.js";
 /** What the election needs of etcd (EtcdClient, or a scripted fake in unit tests). */
 export type ElectionEtcd = Pick<EtcdClient, "grantLease" | "keepAlive" | "revokeLease" | "txn">;
 
+/** What a CA state write must prove: the controller key is bound to this lease and was created at this revision. */
+export interface ControllerToken {
+  lease: string;
+  createRevision: number;
+}
+
 export type ElectionEvent =
   | { kind: "elected"; at: number; deadline: number; createRevision: number }
   | { kind: "renewed"; at: number; deadline: number }
@@ -33,6 +39,7 @@ export class Election {
   private lease: string | undefined;
   private controller: { createRevision: number; deadline: number; tenure: number } | undefined;
   private tenure = 0;
+  private lastRenewal: number | undefined;
   private running = false;
   private busy = false;
   private cancelTick: () => void = () => undefined;
@@ -57,6 +64,17 @@ export class Election {
   /** While controller: the key's create revision (the fencing token state writes compare) and deadline. */
   get tenureInfo(): { createRevision: number; deadline: number } | undefined {
     return this.controller && { createRevision: this.controller.createRevision, deadline: this.controller.deadline };
+  }
+
+  /** The fencing token for CA state writes, while controller (deadline not passed). */
+  token(): ControllerToken | undefined {
+    if (!this.isController() || !this.lease || !this.controller) return undefined;
+    return { lease: this.lease, createRevision: this.controller.createRevision };
+  }
+
+  /** When the last successful lease renewal (or grant) started: the lease lasts at least ttl from then. */
+  get renewedAt(): number | undefined {
+    return this.lastRenewal;
   }
 
   on(listener: (e: ElectionEvent) => void): () => void {
@@ -100,18 +118,24 @@ export class Election {
   private async step(): Promise<void> {
     const startedAt = this.sched.now();
     const tenure = this.tenure;
-    if (!this.lease) {
-      this.lease = (await this.opts.etcd.grantLease(this.opts.timing.ttlMs / 1000)).id;
+    const renewing = this.lease;
+    if (!renewing) {
+      const granted = (await this.opts.etcd.grantLease(this.opts.timing.ttlMs / 1000)).id;
+      if (!this.running) return void this.opts.etcd.revokeLease(granted).catch(() => undefined);
+      this.lease = granted;
     } else {
       try {
-        await this.opts.etcd.keepAlive(this.lease);
+        await this.opts.etcd.keepAlive(renewing);
       } catch (err) {
-        if (!(err instanceof LeaseExpiredError)) throw err;
+        if (!(err instanceof LeaseExpiredError) || this.lease !== renewing) throw err;
         this.lease = undefined;
+        this.lastRenewal = undefined;
         if (this.controller && tenure === this.tenure) this.stepDown("lease-expired");
         return;
       }
+      if (this.lease !== renewing) return; // dropped meanwhile (step-down at the deadline)
     }
+    this.lastRenewal = startedAt;
     if (!this.running || tenure !== this.tenure) return;
     const lease = this.lease;
     const deadline = startedAt + this.opts.timing.ttlMs - stepDownMarginMs(this.opts.timing);
@@ -165,6 +189,7 @@ export class Election {
     if (reason === "deadline" && this.lease) {
       const lease = this.lease;
       this.lease = undefined;
+      this.lastRenewal = undefined;
       this.opts.etcd.revokeLease(lease).catch(() => undefined); // best effort: etcd is likely unreachable
     }
     this.opts.log?.warn({ member: this.opts.name, reason }, "stepped down as controller");

@@ -43,6 +43,7 @@ export function watch(client: EtcdClient, key: string, o: WatchOptions): Watch {
     if (ended) return;
     ended = true;
     ac.abort();
+    if (err) client.endpointFailed(endpoint);
     o.onEnd(err);
   };
   const endpoint = client.endpoint;

@@ -79,6 +79,11 @@ export class EtcdClient {
     return this.endpoints[this.current] as string;
   }
 
+  /** A stream on `endpoint` failed (watch): the next request starts with the following member. */
+  endpointFailed(endpoint: string): void {
+    if (this.endpoint === endpoint) this.current = (this.current + 1) % this.endpoints.length;
+  }
+
   async range(key: string, o: RangeOptions = {}): Promise<RangeResult> {
     const body: Record<string, unknown> = { key: encode(key), serializable: o.serializable ?? false };
     if (o.prefix) body.range_end = rangeEnd(key);
