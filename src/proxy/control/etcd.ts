@@ -107,6 +107,14 @@ export class EtcdClient {
     };
   }
 
+  /** Several ranges read at one revision (a read-only txn: linearizable, safe to send again). */
+  async readTxn(ranges: { key: string; prefix?: boolean }[]): Promise<TxnResult> {
+    const body = { compare: [], success: ranges.map((range) => encodeOp({ range })), failure: [] };
+    type R = { header: Header; responses?: { response_range?: { kvs?: RawKv[] } }[] };
+    const r = await this.call<R>("/v3/kv/txn", body, { idempotent: true, what: "read txn" });
+    return { succeeded: true, revision: Number(r.header.revision ?? 0), ranges: (r.responses ?? []).map((x) => (x.response_range?.kvs ?? []).map(decodeKv)) };
+  }
+
   async put(key: string, value: string, lease?: string): Promise<number> {
     return (await this.txn([], [{ put: { key, value, ...(lease ? { lease } : {}) } }])).revision;
   }
