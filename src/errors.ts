@@ -179,3 +179,19 @@ export class StaleStateError extends PuppetHaError {
     this.current = current;
   }
 }
+
+/** A failback's write hold was not acknowledged by every live proxy in time: the failback is aborted. */
+export class HoldNotAcknowledgedError extends PuppetHaError {
+  readonly waitingFor: readonly string[];
+  constructor(holdId: string, waitingFor: readonly string[], ms: number) {
+    super("E_HOLD_NOT_ACKNOWLEDGED", `write hold ${holdId} not acknowledged within ${ms} ms by ${waitingFor.join(", ")}: failback aborted, nothing changed`);
+    this.waitingFor = waitingFor;
+  }
+}
+
+/** A failback that cannot start in the current CA state (none yet, or another hold in place). */
+export class FailbackRefusedError extends PuppetHaError {
+  constructor(message: string) {
+    super("E_FAILBACK_REFUSED", message);
+  }
+}
