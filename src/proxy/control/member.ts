@@ -68,7 +68,7 @@ export class ClusterMember {
     };
     this.follower = new Follower({ view: gated, workers: opts.workers, retryAfterS: opts.retryAfterS, scheduler: sched });
     this.follower.onChange(() => {
-      if (this.follower.holdAck() !== this.lastAck) void this.publish();
+      if (this.follower.holdAck() !== this.lastAck || this.publishedLease !== this.election.leaseId) void this.publish();
     });
     this.election.on((e) => {
       if (e.kind !== "elected") return;
@@ -114,9 +114,10 @@ export class ClusterMember {
       this.publishedLease = lease;
     } catch (err) {
       this.opts.log?.warn({ err }, "cannot publish this proxy's member record");
+      return; // again at the next loop, not at once: etcd may be refusing every connection
     } finally {
       this.publishing = false;
     }
-    if (this.running && this.follower.holdAck() !== this.lastAck) void this.publish();
+    if (this.running && (this.follower.holdAck() !== this.lastAck || this.publishedLease !== this.election.leaseId)) void this.publish();
   }
 }

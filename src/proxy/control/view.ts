@@ -68,9 +68,15 @@ export class ClusterView {
     return Number.isFinite(this.lastGoodStart) ? this.sched.now() - this.lastGoodStart : undefined;
   }
 
-  /** Since when reads have been failing (undefined while they succeed). */
+  /**
+   * Since when etcd has not answered: the first failed read, or the moment a read became overdue
+   * (loopWait + retryTimeout after the last good one started; a read trying several members may take
+   * longer than that to fail). Undefined while reads succeed.
+   */
   get unreachableSince(): number | undefined {
-    return this.failingSince;
+    if (this.failingSince !== undefined) return this.failingSince;
+    const overdue = this.lastGoodStart + this.opts.timing.loopWaitMs + this.opts.timing.retryTimeoutMs;
+    return Number.isFinite(overdue) && this.sched.now() >= overdue ? overdue : undefined;
   }
 
   start(): void {
@@ -135,7 +141,7 @@ export class ClusterView {
       this.failingSince = undefined;
       this.opts.onRead?.(snap);
     } catch (err) {
-      this.failingSince ??= started;
+      this.failingSince ??= Math.min(started, this.unreachableSince ?? started);
       this.opts.onFailure?.(err as Error);
     }
   }

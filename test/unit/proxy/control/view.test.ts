@@ -92,3 +92,17 @@ test("a malformed member record is reported and skipped, not fatal", async () =>
   assert.deepEqual(view.snapshot?.members, []);
   assert.match(failures[0]?.message ?? "", /\/p\/members\/x: member record is not valid JSON/);
 });
+
+test("a read that hangs makes etcd count as unreachable once it is overdue (loopWait + retryTimeout)", async () => {
+  const { clock, view, setAnswer } = setup();
+  view.start();
+  await flush();
+  setAnswer(() => new Promise<TxnResult>(() => undefined));
+  const overdue = DEFAULT_TIMING.loopWaitMs + DEFAULT_TIMING.retryTimeoutMs;
+  clock.advance(overdue - 1);
+  assert.equal(view.unreachableSince, undefined);
+  clock.advance(1);
+  assert.equal(view.unreachableSince, overdue);
+  assert.equal(view.fresh(), true, "still within its deadline");
+  view.stop();
+});
