@@ -40,7 +40,8 @@ export async function heldSwitch(o: HeldSwitchOptions): Promise<StoredState> {
     await o.store.compareAndSet(held, prev.state).catch(() => undefined); // a successor clears it otherwise
     throw err;
   }
-  return o.store.compareAndSet(held, { epoch: prev.state.epoch + 1, active: o.target });
+  const change = { from: prev.state.active, cause: "failback" as const, at: o.scheduler.now() };
+  return o.store.compareAndSet(held, { epoch: prev.state.epoch + 1, active: o.target, change });
 }
 
 /**
@@ -50,5 +51,6 @@ export async function heldSwitch(o: HeldSwitchOptions): Promise<StoredState> {
 export async function clearOrphanHold(store: CaStateStore): Promise<StoredState | undefined> {
   const s = await store.read();
   if (!s?.state.hold) return undefined;
-  return store.compareAndSet(s, { epoch: s.state.epoch, active: s.state.active });
+  const { hold: _released, ...rest } = s.state;
+  return store.compareAndSet(s, rest);
 }

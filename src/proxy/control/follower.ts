@@ -2,7 +2,16 @@
 // memory (no etcd round trip per request), gate CA writes on the view deadline and on a failback's
 // write hold, count its CA writes in flight and say when it acknowledges a hold.
 import { realScheduler, type Scheduler } from "../arbiter.js";
-import type { CaState, StoredState } from "./store.js";
+import type { CaState, StoredState, TransitionCause } from "./store.js";
+
+/** A change of active CA as this proxy applied it; what events, metrics, CRL refresh subscribe to. */
+export interface CaTransition {
+  epoch: number;
+  from: string;
+  to: string;
+  /** From the stored change record; "failover" when a state carries none (written by a bare store user). */
+  cause: TransitionCause;
+}
 
 export type CaRoute =
   | { kind: "worker"; worker: string; epoch: number }
@@ -33,6 +42,7 @@ export class Follower {
   private applied: StoredState | undefined;
   private inFlight = 0;
   private readonly listeners = new Set<() => void>();
+  private readonly transitionListeners = new Set<(t: CaTransition) => void>();
 
   constructor(private readonly opts: FollowerOptions) {
     this.sched = opts.scheduler ?? realScheduler;
@@ -55,6 +65,10 @@ export class Follower {
     if (!this.opts.workers.includes(s.state.active)) return false;
     if (cur && (s.state.epoch < cur.state.epoch || (s.state.epoch === cur.state.epoch && s.revision <= cur.revision))) return false;
     this.applied = { state: { ...s.state }, revision: s.revision };
+    if (cur && s.state.epoch > cur.state.epoch && s.state.active !== cur.state.active) {
+      const t: CaTransition = { epoch: s.state.epoch, from: cur.state.active, to: s.state.active, cause: s.state.change?.cause ?? "failover" };
+      for (const l of [...this.transitionListeners]) l(t);
+    }
     this.changed();
     return true;
   }
@@ -91,6 +105,16 @@ export class Follower {
   holdAck(): string | null {
     const hold = this.applied?.state.hold;
     return hold && this.inFlight === 0 ? hold.id : null;
+  }
+
+  /**
+   * Called on every change of active CA this proxy applies (not for the first state it reads).
+   * `from` is the CA this proxy routed to before: it may differ from change.from when this proxy
+   * missed an epoch in between.
+   */
+  onTransition(fn: (t: CaTransition) => void): () => void {
+    this.transitionListeners.add(fn);
+    return () => this.transitionListeners.delete(fn);
   }
 
   /** Called whenever a route may have changed (state applied, writes drained, view read). */

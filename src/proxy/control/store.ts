@@ -1,4 +1,4 @@
-// The CA state store: one record {epoch, active, hold?} read as a whole, changed only by
+// The CA state store: one record {epoch, active, cause?, hold?} read as a whole, changed only by
 // compare-and-set on its revision, epoch never going down. Two implementations: the file store
 // (one proxy, the embedded default; below) and the etcd store (several proxies; etcd-store.ts).
 import { readFileSync } from "node:fs";
@@ -14,9 +14,22 @@ export interface CaHold {
   since: number;
 }
 
+/** Why the active CA changed: decisions switch on this, never on a human-readable reason. */
+export type TransitionCause = "failover" | "admin" | "failback";
+export const TRANSITION_CAUSES: readonly TransitionCause[] = ["failover", "admin", "failback"];
+
+/** How the current epoch came to be (persisted with it, so every proxy sees the same record). */
+export interface CaChange {
+  from: string;
+  cause: TransitionCause;
+  /** The controller's clock when it wrote the change (ms since the epoch). */
+  at: number;
+}
+
 export interface CaState {
   epoch: number;
   active: string;
+  change?: CaChange;
   hold?: CaHold;
 }
 
@@ -45,7 +58,7 @@ export function checkEpoch(prev: StoredState | undefined, next: CaState): void {
 }
 
 export function serializeState(s: CaState): string {
-  return JSON.stringify(s.hold ? { epoch: s.epoch, active: s.active, hold: s.hold } : { epoch: s.epoch, active: s.active });
+  return JSON.stringify({ epoch: s.epoch, active: s.active, ...(s.change ? { change: s.change } : {}), ...(s.hold ? { hold: s.hold } : {}) });
 }
 
 /** Parse and check a stored state; `where` names the file or key in the error. */
@@ -56,11 +69,18 @@ export function parseCaState(text: string, where: string): CaState {
   } catch (cause) {
     throw new StateError(where, "not valid JSON", { cause });
   }
-  const o = (v ?? {}) as { epoch?: unknown; active?: unknown; hold?: unknown };
+  const o = (v ?? {}) as { epoch?: unknown; active?: unknown; change?: unknown; hold?: unknown };
   if (typeof v !== "object" || !Number.isSafeInteger(o.epoch) || (o.epoch as number) < 1 || typeof o.active !== "string" || o.active === "") {
     throw new StateError(where, 'expected {"epoch": <integer >= 1>, "active": "<CA worker name>", "hold"?: {...}}');
   }
   const state: CaState = { epoch: o.epoch as number, active: o.active };
+  if (o.change !== undefined) {
+    const c = (o.change ?? {}) as Partial<CaChange>;
+    if (typeof c.from !== "string" || !TRANSITION_CAUSES.includes(c.cause as TransitionCause) || typeof c.at !== "number") {
+      throw new StateError(where, `change must be {"from": "<CA worker name>", "cause": "${TRANSITION_CAUSES.join('" | "')}", "at": <ms>}`);
+    }
+    state.change = { from: c.from, cause: c.cause as TransitionCause, at: c.at };
+  }
   if (o.hold !== undefined) {
     const h = (o.hold ?? {}) as Partial<CaHold>;
     if (typeof h.id !== "string" || typeof h.target !== "string" || h.target === "" || typeof h.since !== "number") {

@@ -77,6 +77,11 @@ function traffic(m: ClusterMember, name: string, sent: Sent[]) {
 test("failback with writes flowing through two proxies: the final step sees zero writes in flight cluster-wide", async (t) => {
   const { ms, controller } = await cluster(t, ["proxy-a", "proxy-b"]);
   const sent: Sent[] = [];
+  const transitions = ms.map((m) => {
+    const seen: unknown[] = [];
+    m.follower.onTransition((tr) => seen.push(tr));
+    return seen;
+  });
   const stops = ms.map((m, i) => traffic(m, `proxy-${"ab"[i]}`, sent));
   await sleep(300);
   let pull: { at: number; inFlight: number[]; routes: string[] } | undefined;
@@ -92,8 +97,10 @@ test("failback with writes flowing through two proxies: the final step sees zero
       pull.inFlight.push(...ms.map((m) => m.follower.writesInFlight));
     },
   });
-  assert.deepEqual(switched.state, { epoch: 2, active: "ca1" });
+  assert.deepEqual({ ...switched.state, change: { ...switched.state.change, at: 0 } }, { epoch: 2, active: "ca1", change: { from: "ca2", cause: "failback", at: 0 } });
+
   await until(() => ms.every((m) => m.follower.state?.epoch === 2), 5000, "every member on epoch 2");
+  assert.deepEqual(transitions, ms.map(() => [{ epoch: 2, from: "ca2", to: "ca1", cause: "failback" }]), "one typed transition on every proxy");
   await sleep(300);
   for (const stop of stops) await stop();
   assert.ok(pull);

@@ -72,3 +72,12 @@ test("watchers hear every successful write, and nothing after they stop", async 
   await store.compareAndSet(await store.read(), { epoch: 4, active: "ca1" });
   assert.deepEqual(seen, [1, 2]);
 });
+
+test("the change record (from, cause, at) is kept with the epoch; an unknown cause is a StateError", async (t) => {
+  const { path, store } = tempStore(t);
+  const s = await store.compareAndSet(undefined, { epoch: 2, active: "ca2", change: { from: "ca1", cause: "failover", at: 42 } });
+  assert.deepEqual((await store.read())?.state, s.state);
+  assert.deepEqual(s.state.change, { from: "ca1", cause: "failover", at: 42 });
+  writeFileSync(path, '{"epoch":3,"active":"ca1","change":{"from":"ca2","cause":"because","at":1}}');
+  await assert.rejects(store.read(), /change must be \{"from": "<CA worker name>", "cause": "failover" \| "admin" \| "failback"/);
+});

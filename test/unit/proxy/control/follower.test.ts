@@ -79,3 +79,19 @@ test("a failback hold holds writes (not reads); the hold is acknowledged once no
   assert.deepEqual(follower.route(true), { kind: "worker", worker: "ca1", epoch: 4 });
   assert.equal(follower.holdAck(), null);
 });
+
+test("typed transitions: one per change of active CA applied, with the stored cause; none for the first state or a hold", () => {
+  const { follower } = setup();
+  const seen: unknown[] = [];
+  follower.onTransition((t) => seen.push(t));
+  follower.apply({ state: { epoch: 1, active: "ca1" }, revision: 1 });
+  follower.apply({ state: { epoch: 2, active: "ca2" }, revision: 2 }); // written without a change record
+  follower.apply({ state: { epoch: 2, active: "ca2", hold: { id: "h", target: "ca1", since: 0 } }, revision: 3 });
+  follower.apply({ state: { epoch: 3, active: "ca1", change: { from: "ca2", cause: "failback", at: 5 } }, revision: 4 });
+  follower.apply({ state: { epoch: 5, active: "ca2", change: { from: "ca9", cause: "admin", at: 6 } }, revision: 6 }); // missed epoch 4
+  assert.deepEqual(seen, [
+    { epoch: 2, from: "ca1", to: "ca2", cause: "failover" },
+    { epoch: 3, from: "ca2", to: "ca1", cause: "failback" },
+    { epoch: 5, from: "ca1", to: "ca2", cause: "admin" },
+  ]);
+});
