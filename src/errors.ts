@@ -223,3 +223,64 @@ export class CrlTooLargeError extends PuppetHaError {
     this.limit = limit;
   }
 }
+
+/** No etcd endpoint answered in time (all down, partitioned, or the cluster has lost quorum). */
+export class EtcdUnavailableError extends PuppetHaError {
+  readonly endpoints: readonly string[];
+  constructor(what: string, endpoints: readonly string[], detail: string, options?: { cause?: unknown }) {
+    super("E_ETCD_UNAVAILABLE", `etcd ${what}: no endpoint answered (${endpoints.join(", ")}): ${detail}`, options);
+    this.endpoints = endpoints;
+  }
+}
+
+/** etcd answered with an error (its gRPC status code and message are kept). */
+export class EtcdError extends PuppetHaError {
+  readonly grpcCode: number | undefined;
+  constructor(what: string, endpoint: string, grpcCode: number | undefined, message: string) {
+    super("E_ETCD", `etcd ${what} at ${endpoint}: ${message}${grpcCode === undefined ? "" : ` (gRPC code ${grpcCode})`}`);
+    this.grpcCode = grpcCode;
+  }
+}
+
+/** The etcd lease is gone (expired or revoked): whatever was bound to it has been deleted. */
+export class LeaseExpiredError extends PuppetHaError {
+  readonly leaseId: string;
+  constructor(leaseId: string) {
+    super("E_LEASE_EXPIRED", `etcd lease ${leaseId} has expired or was revoked`);
+    this.leaseId = leaseId;
+  }
+}
+
+/** A CA state write by a proxy that is not (or no longer) the controller. */
+export class NotControllerError extends PuppetHaError {
+  constructor(member: string, holder: string | undefined) {
+    super("E_NOT_CONTROLLER", `${member} may not change the CA state: the controller is ${holder ?? "nobody"}`);
+  }
+}
+
+/** A CA state write based on a state that has changed since it was read (compare-and-set lost). */
+export class StaleStateError extends PuppetHaError {
+  readonly expected: number;
+  readonly current: number;
+  constructor(expected: number, current: number) {
+    super("E_STALE_STATE", `the CA state changed since it was read (revision ${expected}, now ${current})`);
+    this.expected = expected;
+    this.current = current;
+  }
+}
+
+/** A failback's write hold was not acknowledged by every live proxy in time: the failback is aborted. */
+export class HoldNotAcknowledgedError extends PuppetHaError {
+  readonly waitingFor: readonly string[];
+  constructor(holdId: string, waitingFor: readonly string[], ms: number) {
+    super("E_HOLD_NOT_ACKNOWLEDGED", `write hold ${holdId} not acknowledged within ${ms} ms by ${waitingFor.join(", ")}: failback aborted, nothing changed`);
+    this.waitingFor = waitingFor;
+  }
+}
+
+/** A failback that cannot start in the current CA state (none yet, or another hold in place). */
+export class FailbackRefusedError extends PuppetHaError {
+  constructor(message: string) {
+    super("E_FAILBACK_REFUSED", message);
+  }
+}

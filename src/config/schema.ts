@@ -1,6 +1,7 @@
 // The whole config file: one section per part, cross-section rules, and the resulting type.
 import { z } from "zod";
 import { proxySection } from "../proxy/config.js";
+import { clusterSection } from "../proxy/control/config.js";
 import { adminSection } from "../health/config.js";
 import { syncSection } from "../sync/config.js";
 import { twitchSection } from "../twitch/config.js";
@@ -11,7 +12,8 @@ export const logSection = z.strictObject({
 }).prefault({});
 
 export const configSchema = z.strictObject({
-  proxy: proxySection.optional(),
+  // proxy.cluster (several proxies, one CA decision in etcd) lives with the control plane.
+  proxy: proxySection.extend({ cluster: clusterSection.optional() }).optional(),
   admin: adminSection,
   sync: syncSection.optional(),
   twitch: twitchSection.optional(),

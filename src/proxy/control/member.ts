@@ -1,0 +1,123 @@
+// One proxy's part in a cluster, composed: its lease and controller campaign (Election), its view
+// of the CA state (ClusterView) applied by its Follower, and its record in the member registry,
+// republished every loopWait and at once when its hold acknowledgement changes.
+import type { Logger } from "../../log.js";
+import { realScheduler, type Scheduler } from "../arbiter.js";
+import { Election } from "./election.js";
+import type { EtcdClient } from "./etcd.js";
+import { EtcdCaStateStore, controllerKey } from "./etcd-store.js";
+import { clearOrphanHold } from "./failback-hold.js";
+import { Follower } from "./follower.js";
+import { MemberRegistry } from "./members.js";
+import type { LeaseTiming } from "./timing.js";
+import { ClusterView } from "./view.js";
+
+export interface ClusterMemberOptions {
+  client: EtcdClient;
+  name: string;
+  prefix: string;
+  timing: LeaseTiming;
+  adminUrl: string;
+  workers: readonly string[];
+  retryAfterS: number;
+  scheduler?: Scheduler;
+  log?: Logger;
+}
+
+export class ClusterMember {
+  readonly name: string;
+  readonly election: Election;
+  readonly view: ClusterView;
+  readonly follower: Follower;
+  readonly store: EtcdCaStateStore;
+  private readonly registry: MemberRegistry;
+  private readonly sched: Scheduler;
+  private running = false;
+  private cancelPublish: () => void = () => undefined;
+  private lastAck: string | null = null;
+  private publishing = false;
+  /** The lease under which this member's record was last published. */
+  private publishedLease: string | undefined;
+
+  constructor(private readonly opts: ClusterMemberOptions) {
+    this.name = opts.name;
+    this.sched = opts.scheduler ?? realScheduler;
+    const { client, name, prefix, timing } = opts;
+    const sched = this.sched;
+    this.election = new Election({ etcd: client, key: controllerKey(prefix), name, timing, scheduler: sched, ...(opts.log ? { log: opts.log } : {}) });
+    this.store = new EtcdCaStateStore({ client, prefix, member: name, token: () => this.election.token(), rewatchMs: timing.loopWaitMs, scheduler: sched });
+    this.registry = new MemberRegistry({ client, prefix, name, lease: () => this.election.leaseId });
+    this.view = new ClusterView({
+      client, prefix, timing, scheduler: sched, leaseRenewedAt: () => this.election.renewedAt,
+      onRead: (snap) => {
+        if (snap.state) this.follower.apply(snap.state);
+        this.follower.viewChanged();
+      },
+      onFailure: (err) => {
+        opts.log?.warn({ err }, "cannot read the CA state from etcd");
+        this.follower.viewChanged();
+      },
+    });
+    // No CA write before this member is in the registry: a controller's hold must know to wait for it.
+    const view = this.view;
+    const gated = {
+      deadline: () => (this.publishedLease !== undefined && this.publishedLease === this.election.leaseId ? view.deadline() : -Infinity),
+      get unreachableSince() {
+        return view.unreachableSince;
+      },
+    };
+    this.follower = new Follower({ view: gated, workers: opts.workers, retryAfterS: opts.retryAfterS, scheduler: sched });
+    this.follower.onChange(() => {
+      if (this.follower.holdAck() !== this.lastAck || this.publishedLease !== this.election.leaseId) void this.publish();
+    });
+    this.election.on((e) => {
+      if (e.kind !== "elected") return;
+      // A predecessor that died mid-failback left its hold: release it, stay on the current active.
+      clearOrphanHold(this.store).catch((err: unknown) => opts.log?.warn({ err }, "could not clear a failback hold left by the previous controller"));
+    });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.election.start();
+    this.view.start();
+    this.publishLoop();
+  }
+
+  async stop(o: { release: boolean }): Promise<void> {
+    this.running = false;
+    this.cancelPublish();
+    this.publishedLease = undefined;
+    this.view.stop();
+    await this.election.stop(o);
+  }
+
+  private publishLoop(): void {
+    if (!this.running) return;
+    this.cancelPublish = this.sched.setTimeout(() => this.publishLoop(), this.opts.timing.loopWaitMs);
+    void this.publish();
+  }
+
+  /** Publish this member's record; a failure is retried at the next loop. */
+  private async publish(): Promise<void> {
+    if (this.publishing || !this.running || !this.election.leaseId) return;
+    this.publishing = true;
+    const ack = this.follower.holdAck();
+    const lease = this.election.leaseId;
+    try {
+      await this.registry.publish({
+        adminUrl: this.opts.adminUrl, appliedEpoch: this.follower.state?.epoch ?? 0, viewAgeMs: this.view.ageMs() ?? null,
+        caWritesInFlight: this.follower.writesInFlight, holdAck: ack, publishedAt: this.sched.now(),
+      });
+      this.lastAck = ack;
+      this.publishedLease = lease;
+    } catch (err) {
+      this.opts.log?.warn({ err }, "cannot publish this proxy's member record");
+      return; // again at the next loop, not at once: etcd may be refusing every connection
+    } finally {
+      this.publishing = false;
+    }
+    if (this.running && (this.follower.holdAck() !== this.lastAck || this.publishedLease !== this.election.leaseId)) void this.publish();
+  }
+}

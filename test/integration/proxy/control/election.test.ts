@@ -1,0 +1,109 @@
+// The controller election against a real 3-member etcd cluster with faults: contenders are
+// in-process Elections (a "dead proxy" stops renewing without releasing); the recorded history
+// must never show two controllers at once, judged by the holders' own deadlines.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { EtcdClient } from "../../../../src/proxy/control/etcd.js";
+import { Election, type ElectionEvent } from "../../../../src/proxy/control/election.js";
+import { stepDownMarginMs, type LeaseTiming } from "../../../../src/proxy/control/timing.js";
+import { startEtcdCluster, type EtcdCluster } from "../../../helpers/etcd.js";
+import { TenureHistory } from "../../../helpers/tenure-history.js";
+
+const TIMING: LeaseTiming = { ttlMs: 3000, loopWaitMs: 500, retryTimeoutMs: 1000 };
+const KEY = "/puppet-ha/test/controller";
+
+type Ctx = { after(fn: () => unknown): void };
+
+function contenders(t: Ctx, etcd: EtcdCluster, names: string[], history: TenureHistory) {
+  return names.map((name) => {
+    const client = new EtcdClient({ endpoints: etcd.endpoints, timeoutMs: TIMING.retryTimeoutMs });
+    const election = new Election({ etcd: client, key: KEY, name, timing: TIMING });
+    const events: ElectionEvent[] = [];
+    election.on((e) => events.push(e));
+    history.watch(name, election);
+    t.after(async () => {
+      await election.stop({ release: false });
+      await client.close();
+    });
+    election.start();
+    return { name, election, events };
+  });
+}
+
+/** Poll real time (the etcd lease clock is real) until cond holds; returns when it did. */
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+  return Date.now();
+}
+
+test("three contenders: one controller at a time; each dead controller is replaced within ttl + loopWait", async (t) => {
+  const etcd = await startEtcdCluster(t, { size: 3 });
+  const history = new TenureHistory();
+  const cs = contenders(t, etcd, ["proxy-a", "proxy-b", "proxy-c"], history);
+  const controllers = () => cs.filter((c) => c.election.isController());
+  await until(() => controllers().length === 1, 10_000, "a first controller");
+  for (let round = 0; round < 2; round++) {
+    const holder = controllers()[0];
+    assert.ok(holder);
+    await sleep(TIMING.loopWaitMs * 2); // let it renew a few times
+    const diedAt = Date.now();
+    await holder.election.stop({ release: false }); // the proxy dies: no renewal, no revoke
+    const tookOver = await until(() => cs.some((c) => c !== holder && c.election.isController()), TIMING.ttlMs * 3, "a new controller");
+    // The lease lasts ttl from the last keep-alive (<= diedAt); etcd checks expiry every 500 ms;
+    // a follower campaigns every loopWait.
+    assert.ok(tookOver - diedAt <= TIMING.ttlMs + TIMING.loopWaitMs + 500 + 300, `took over after ${tookOver - diedAt} ms`);
+    cs.splice(cs.indexOf(holder), 1);
+  }
+  assert.equal(history.tenures.length, 3);
+  assert.deepEqual(history.violations(), []);
+});
+
+test("etcd quorum lost: the controller steps down by itself at its deadline, before its lease could expire; nobody else takes over", async (t) => {
+  const etcd = await startEtcdCluster(t, { size: 3 });
+  const history = new TenureHistory();
+  const cs = contenders(t, etcd, ["proxy-a", "proxy-b"], history);
+  await until(() => cs.some((c) => c.election.isController()), 10_000, "a controller");
+  await sleep(TIMING.loopWaitMs * 2);
+  const holder = cs.find((c) => c.election.isController());
+  assert.ok(holder);
+  const [m1, m2] = etcd.members;
+  m1?.pause(); // one member hung,
+  t.after(() => m1?.resume());
+  await m2?.kill(); // one dead: the third alone has no quorum
+  const lostAt = await until(() => holder.events.some((e) => e.kind === "lost"), TIMING.ttlMs * 2, "the step-down");
+  const lost = holder.events.find((e) => e.kind === "lost");
+  const lastDeadline = [...holder.events].reverse().find((e) => e.kind === "renewed" || e.kind === "elected") as { deadline: number };
+  assert.equal(lost?.kind === "lost" && lost.reason, "deadline");
+  assert.ok(lost && lost.at >= lastDeadline.deadline && lost.at - lastDeadline.deadline < 200, `stepped down ${lost && lost.at - lastDeadline.deadline} ms after its deadline`);
+  // The lease can expire no earlier than (start of the last renewal) + ttl = deadline + margin.
+  assert.ok(lostAt < lastDeadline.deadline + stepDownMarginMs(TIMING), "stepped down before its lease could expire");
+  assert.ok(holder.events.some((e) => e.kind === "renewal-failed"), "renewal failures were reported");
+  await sleep(TIMING.ttlMs);
+  assert.deepEqual(cs.filter((c) => c.election.isController()).map((c) => c.name), [], "no controller without quorum");
+  // Quorum returns: a controller again.
+  m1?.resume();
+  await m2?.restart();
+  await until(() => cs.some((c) => c.election.isController()), TIMING.ttlMs * 5, "a controller after quorum returned");
+  assert.deepEqual(history.violations(), []);
+});
+
+test("each etcd member paused (SIGSTOP) in turn for a ttl never produces two controllers", async (t) => {
+  const etcd = await startEtcdCluster(t, { size: 3 });
+  const history = new TenureHistory();
+  const cs = contenders(t, etcd, ["proxy-a", "proxy-b", "proxy-c"], history);
+  await until(() => cs.some((c) => c.election.isController()), 10_000, "a controller");
+  for (const m of etcd.members) {
+    m.pause();
+    await sleep(TIMING.ttlMs);
+    m.resume();
+    await sleep(TIMING.loopWaitMs * 2);
+  }
+  await until(() => cs.some((c) => c.election.isController()), TIMING.ttlMs * 5, "a controller at the end");
+  assert.ok(history.tenures.length >= 1);
+  assert.deepEqual(history.violations(), []);
+});

@@ -1,0 +1,149 @@
+// The etcd JSON-gateway client against real etcd 3.4 members: KV and txn compares, leases,
+// watch, TLS with client certificates, failover between endpoints and its own timeouts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { EtcdClient } from "../../../../src/proxy/control/etcd.js";
+import { watch, type WatchEvent } from "../../../../src/proxy/control/etcd-watch.js";
+import { EtcdError, EtcdUnavailableError, LeaseExpiredError } from "../../../../src/errors.js";
+import { startEtcdCluster } from "../../../helpers/etcd.js";
+
+function client(t: { after(fn: () => unknown): void }, endpoints: string[], extra: Partial<ConstructorParameters<typeof EtcdClient>[0]> = {}) {
+  const c = new EtcdClient({ endpoints, timeoutMs: 2000, ...extra });
+  t.after(() => c.close());
+  return c;
+}
+
+test("put, linearizable and serializable range, prefix range, delete; keys and values are UTF-8", async (t) => {
+  const etcd = await startEtcdCluster(t);
+  const c = client(t, etcd.endpoints);
+  assert.deepEqual((await c.range("/a/x")).kvs, []);
+  const rev = await c.put("/a/x", "é1");
+  await c.put("/a/y", "2");
+  await c.put("/b", "3");
+  const one = await c.range("/a/x");
+  assert.equal(one.kvs.length, 1);
+  assert.equal(one.kvs[0]?.value, "é1");
+  assert.equal(one.kvs[0]?.modRevision, rev);
+  assert.equal(one.kvs[0]?.createRevision, rev);
+  assert.deepEqual((await c.range("/a/", { prefix: true, serializable: true })).kvs.map((kv) => kv.key), ["/a/x", "/a/y"]);
+  await c.delete("/a/", { prefix: true });
+  assert.deepEqual((await c.range("/", { prefix: true })).kvs.map((kv) => kv.key), ["/b"]);
+});
+
+test("txn: create-if-absent, compare on mod revision and on value take the right branch", async (t) => {
+  const etcd = await startEtcdCluster(t);
+  const c = client(t, etcd.endpoints);
+  const first = await c.txn([{ key: "k", target: "create", revision: 0 }], [{ put: { key: "k", value: "v1" } }], [{ range: { key: "k" } }]);
+  assert.equal(first.succeeded, true);
+  const again = await c.txn([{ key: "k", target: "create", revision: 0 }], [{ put: { key: "k", value: "v2" } }], [{ range: { key: "k" } }]);
+  assert.equal(again.succeeded, false);
+  assert.equal(again.ranges[0]?.[0]?.value, "v1", "the failure branch's range shows the current value");
+  const stale = await c.txn([{ key: "k", target: "mod", revision: first.revision - 1 }], [{ put: { key: "k", value: "v3" } }]);
+  assert.equal(stale.succeeded, false);
+  const fresh = await c.txn([{ key: "k", target: "mod", revision: first.revision }], [{ put: { key: "k", value: "v3" } }]);
+  assert.equal(fresh.succeeded, true);
+  assert.equal((await c.txn([{ key: "k", target: "value", value: "v3" }], [])).succeeded, true);
+  assert.equal((await c.txn([{ key: "k", target: "value", value: "v1" }], [])).succeeded, false);
+});
+
+test("leases: grant, keep-alive, time to live, keys bound to a revoked lease vanish, keep-alive then fails", async (t) => {
+  const etcd = await startEtcdCluster(t);
+  const c = client(t, etcd.endpoints);
+  const lease = await c.grantLease(30);
+  assert.equal(lease.ttl, 30);
+  assert.match(lease.id, /^\d+$/);
+  await c.put("owned", "x", lease.id);
+  assert.equal((await c.range("owned")).kvs[0]?.lease, lease.id);
+  assert.equal(await c.keepAlive(lease.id), 30);
+  const left = await c.leaseTimeToLive(lease.id);
+  assert.ok(left > 0 && left <= 30);
+  assert.equal((await c.txn([{ key: "owned", target: "lease", lease: lease.id }], [])).succeeded, true);
+  await c.revokeLease(lease.id);
+  assert.deepEqual((await c.range("owned")).kvs, []);
+  await assert.rejects(c.keepAlive(lease.id), LeaseExpiredError);
+  assert.equal(await c.leaseTimeToLive(lease.id), -1);
+  await c.revokeLease(lease.id); // already gone: not an error
+});
+
+test("watch: put and delete events under a prefix, from a start revision, until closed", async (t) => {
+  const etcd = await startEtcdCluster(t);
+  const c = client(t, etcd.endpoints);
+  const before = await c.put("/w/early", "0");
+  const seen: WatchEvent[] = [];
+  let ended: Error | undefined | "open" = "open";
+  let wake: () => void = () => undefined;
+  const w = watch(c, "/w/", {
+    prefix: true, startRevision: before,
+    onEvents: (evs) => {
+      seen.push(...evs);
+      wake();
+    },
+    onEnd: (err) => (ended = err),
+  });
+  t.after(() => w.close());
+  const until = async (n: number) => {
+    while (seen.length < n) await new Promise<void>((r) => (wake = r));
+  };
+  await until(1);
+  await c.put("/w/a", "1");
+  await c.put("/other", "not watched");
+  await c.delete("/w/a");
+  await until(3);
+  assert.deepEqual(seen.map((e) => [e.type, e.kv.key, e.kv.value]), [["put", "/w/early", "0"], ["put", "/w/a", "1"], ["delete", "/w/a", ""]]);
+  w.close();
+  assert.equal(ended, undefined, "close() ends the watch without an error");
+});
+
+test("TLS with a client certificate works; without one etcd refuses", async (t) => {
+  const etcd = await startEtcdCluster(t, { tls: true });
+  assert.ok(etcd.tls);
+  assert.match(etcd.endpoints[0] as string, /^https:/);
+  const c = client(t, etcd.endpoints, { tls: etcd.tls });
+  await c.put("secure", "yes");
+  assert.equal((await c.range("secure")).kvs[0]?.value, "yes");
+  const noCert = client(t, etcd.endpoints, { tls: { ...etcd.tls, cert: "", key: "" } });
+  await assert.rejects(noCert.range("secure"), EtcdUnavailableError);
+});
+
+test("several endpoints: a dead or hung member is skipped, all down is EtcdUnavailableError naming them", async (t) => {
+  const etcd = await startEtcdCluster(t, { size: 3 });
+  const [m1, m2, m3] = etcd.members as [typeof etcd.members[0], typeof etcd.members[0], typeof etcd.members[0]];
+  const c = client(t, etcd.endpoints, { timeoutMs: 500 });
+  await c.put("k", "v");
+  await m1.kill();
+  assert.equal((await c.range("k")).kvs[0]?.value, "v", "a read fails over to the next member");
+  assert.notEqual(c.endpoint, m1.clientUrl, "the member that answered is tried first next time");
+  m2.pause();
+  t.after(() => m2.resume());
+  // m3 alone has no quorum: a linearizable read cannot be served; our own timer ends each attempt.
+  const err = await c.range("k").then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof EtcdUnavailableError, String(err));
+  assert.match(err.message, /no endpoint answered/);
+  for (const m of [m1, m2, m3]) assert.ok(err.message.includes(m.clientUrl));
+  assert.equal((await c.range("k", { serializable: true })).kvs[0]?.value, "v", "a serializable read is served from the member's copy");
+});
+
+test("a txn is not sent to another member after a timeout (it may have been applied)", async (t) => {
+  const etcd = await startEtcdCluster(t, { size: 3 });
+  const [m1] = etcd.members;
+  const c = client(t, etcd.endpoints, { timeoutMs: 500 });
+  m1?.pause();
+  t.after(() => m1?.resume());
+  const err = await c.txn([], [{ put: { key: "once", value: "1" } }]).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof EtcdUnavailableError, String(err));
+  assert.match(err.message, /no answer within 500 ms/);
+  assert.equal(err.message.split(": no answer within").length, 2, `only the first member was tried: ${err.message}`);
+  const read = new EtcdClient({ endpoints: etcd.endpoints.slice(1), timeoutMs: 2000 });
+  t.after(() => read.close());
+  assert.deepEqual((await read.range("once")).kvs, []);
+});
+
+test("an etcd error answer is an EtcdError with its gRPC code", async (t) => {
+  const etcd = await startEtcdCluster(t);
+  const c = client(t, etcd.endpoints);
+  const err = await c.keepAlive("12345").then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof LeaseExpiredError, String(err));
+  const e2 = await c.leaseTimeToLive("abc").then(() => undefined, (e: unknown) => e);
+  assert.ok(e2 instanceof EtcdError, String(e2));
+  assert.equal(e2.code, "E_ETCD");
+});
