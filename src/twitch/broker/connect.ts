@@ -19,21 +19,23 @@ export interface BrokerEndpoint {
   waitOnFirstConnect?: boolean;
 }
 
-/** Backoff for the n-th consecutive reconnect attempt: 250 ms doubling to 30 s, plus up to 20 % jitter. */
+/** Backoff for the n-th consecutive failed attempt: 250 ms doubling to 15 s, plus up to 20 % jitter. */
 export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(30_000, 250 * 2 ** Math.min(attempt, 10));
+  const base = Math.min(15_000, 250 * 2 ** Math.min(attempt, 10));
   return Math.round(base + base * 0.2 * random());
 }
 
 export async function connectBroker(e: BrokerEndpoint, log: Logger): Promise<NatsConnection> {
   const { connect } = await import("@nats-io/transport-node");
+  // The client asks for the delay on every pass of its dial loop, not once per attempt: count the
+  // attempts from its "reconnecting" events instead.
   let attempt = 0;
   const nc = await connect({
     servers: [...e.urls],
     name: e.name,
     tls: { certFile: e.cert, keyFile: e.key, caFile: e.ca },
     maxReconnectAttempts: -1,
-    reconnectDelayHandler: () => reconnectDelay(attempt++),
+    reconnectDelayHandler: () => reconnectDelay(attempt),
     waitOnFirstConnect: e.waitOnFirstConnect ?? false,
     timeout: e.connectTimeoutMs ?? 10_000,
     pingInterval: 30_000,
@@ -43,7 +45,9 @@ export async function connectBroker(e: BrokerEndpoint, log: Logger): Promise<Nat
   });
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === "reconnect") {
+      if (s.type === "reconnecting") {
+        attempt++;
+      } else if (s.type === "reconnect") {
         attempt = 0;
         log.info({ server: s.server }, "broker reconnected");
       } else if (s.type === "disconnect") {

@@ -24,6 +24,7 @@ export interface FleetRunCliOptions extends BrokerCliOptions {
   startTimeout: string;
   timeout: string;
   ttl: string;
+  reask: string;
   noop?: boolean;
   tags?: string;
   environment?: string;
@@ -77,6 +78,7 @@ export async function runFleetBroker(named: string[], o: FleetRunCliOptions, io:
     runTimeoutMs: ms(o.timeout, "--timeout"),
   };
   const ttlMs = ms(o.ttl, "--ttl");
+  const reaskMs = ms(o.reask, "--reask");
   const nodes = await expectedNodes(o, named, b);
   if (nodes.length === 0) throw new UsageError("no node matches");
 
@@ -94,8 +96,13 @@ export async function runFleetBroker(named: string[], o: FleetRunCliOptions, io:
     const client = new BrokerClient(nc, subj, identity);
     const w = new Wave(nodes, wave);
     let wake: (() => void) | undefined;
+    // When each open node was last asked or last heard from: silent ones are asked again (after a
+    // broker restart a node may have missed the request, or we its answer, before subscriptions
+    // were back on the new server); a node repeats its answer and never runs a request twice.
+    const contact = new Map<string, number>();
     subscribeReplies(nc, subj, trust, 1024 * 1024, log, (r) => {
       if (!client.isOurs(r.id) || !client.targeted(r.id, r.certname)) return;
+      contact.set(r.certname, Date.now());
       w.reply(r, Date.now());
       wake?.();
     });
@@ -104,6 +111,7 @@ export async function runFleetBroker(named: string[], o: FleetRunCliOptions, io:
       for await (const s of nc.status()) {
         if (s.type === "reconnect") {
           const n = client.resend(new Set(w.open));
+          for (const c of w.open) contact.set(c, Date.now());
           log.warn({ resent: n }, "broker connection back: asked the open nodes again");
         }
       }
@@ -112,11 +120,22 @@ export async function runFleetBroker(named: string[], o: FleetRunCliOptions, io:
     const started = Date.now();
     // One broadcast when the whole set goes at once and no node was named; else per-node subjects.
     const broadcast = wave.canary === 0 && wave.concurrency >= nodes.length && named.length === 0 && o.certname.length === 0 && !o.nodes;
+    let lastReask = started;
     while (!w.done) {
       const now = Date.now();
       w.tick(now);
       const batch = w.take(now);
       if (batch.length > 0) client.send(broadcast ? undefined : batch, filter, options, ttlMs, now);
+      for (const c of batch) contact.set(c, now);
+      if (now - lastReask >= 1000) {
+        lastReask = now;
+        const silent = w.open.filter((c) => now - (contact.get(c) ?? now) >= reaskMs);
+        if (silent.length > 0) {
+          client.resend(new Set(silent));
+          for (const c of silent) contact.set(c, now);
+          log.info({ nodes: silent.length }, "asked silent nodes again");
+        }
+      }
       if (tty) io.stderr.write(progressLine(w.rows));
       if (w.done) break;
       await new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "../../../src/log.js";
 import { brokerSection } from "../../../src/twitch/broker/config.js";
 import { startBrokerNode, type BrokerNode } from "../../../src/twitch/broker/node.js";
 import { renderServerConfig } from "../../../src/twitch/broker/server-config.js";
+import { runFleetBroker, type FleetRunCliOptions } from "../../../src/twitch/fleet/broker-run.js";
 import { createTestCa, type Issued, type TestCa } from "../../helpers/pki.js";
 import { startHarness, type Harness } from "./harness.js";
 
@@ -154,3 +155,25 @@ export async function startNode(
   await broker.ready;
   return { certname, twitch, broker, logs: lines, factsFile, classesFile };
 }
+
+export function runOptions(fleet: Fleet, extra: Partial<FleetRunCliOptions> = {}): FleetRunCliOptions {
+  return {
+    broker: [fleet.url], cert: fleet.controller.cert, key: fleet.controller.key, cacert: fleet.caFile, crl: fleet.crlFile,
+    certname: [], fact: [], class: [], maxFailures: "0", startTimeout: "10s", timeout: "1m", ttl: "2m", reask: "2s", progress: false, json: true,
+    ...extra,
+  };
+}
+
+export async function fleetRun(fleet: Fleet, named: string[], extra: Partial<FleetRunCliOptions> = {}) {
+  let out = "";
+  const io = { stdout: { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream, stderr: process.stderr };
+  const log = process.env.FLEET_TEST_LOG ? createLogger({ level: "debug", format: "text" }, process.stderr) : memoryLog().log;
+  let error: unknown;
+  try {
+    await runFleetBroker(named, runOptions(fleet, extra), io, log, 5);
+  } catch (err) {
+    error = err;
+  }
+  return { json: JSON.parse(out || "{}") as { counts: Record<string, number>; results: Record<string, unknown>[] }, error };
+}
+

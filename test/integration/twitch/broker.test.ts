@@ -3,32 +3,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { runFleetBroker, type FleetRunCliOptions } from "../../../src/twitch/fleet/broker-run.js";
 import { summaryYaml } from "./fake-puppet.js";
-import { memoryLog, startFleet, startNode, type Fleet } from "./broker-harness.js";
+import { fleetRun, startFleet, startNode } from "./broker-harness.js";
 
 const FIXED = ["agent", "--onetime", "--no-daemonize", "--detailed-exitcodes"];
-
-export function runOptions(fleet: Fleet, extra: Partial<FleetRunCliOptions> = {}): FleetRunCliOptions {
-  return {
-    broker: [fleet.url], cert: fleet.controller.cert, key: fleet.controller.key, cacert: fleet.caFile, crl: fleet.crlFile,
-    certname: [], fact: [], class: [], maxFailures: "0", startTimeout: "10s", timeout: "1m", ttl: "2m", progress: false, json: true,
-    ...extra,
-  };
-}
-
-export async function fleetRun(fleet: Fleet, named: string[], extra: Partial<FleetRunCliOptions> = {}) {
-  let out = "";
-  const io = { stdout: { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream, stderr: process.stderr };
-  const { log } = memoryLog();
-  let error: unknown;
-  try {
-    await runFleetBroker(named, runOptions(fleet, extra), io, log, 5);
-  } catch (err) {
-    error = err;
-  }
-  return { json: JSON.parse(out) as { counts: Record<string, number>; results: Record<string, unknown>[] }, error };
-}
 
 test("fleet run node1: the node STARTs the agent with the fixed vector and options, then COMPLETEs with its summary", async (t) => {
   const fleet = await startFleet(t);
