@@ -7,7 +7,6 @@ import { readFileSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { execa } from "execa";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { KV } from "@nats-io/kv";
 import { FileAccessError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import type { TwitchConfig } from "../config.js";
@@ -19,7 +18,7 @@ import { identityFromPem, type Identity } from "./envelope.js";
 import { factsDigest, parseFacts, readNodeFacts } from "./facts.js";
 import type { NodeFacts } from "./filter.js";
 import { RequestHandler } from "./handler.js";
-import { bindBucket, putStatus, statusRecord } from "./status.js";
+import { putStatus, statusRecord } from "./status.js";
 import { inboxPrefix, isSubjectCertname, subjects } from "./subjects.js";
 import { commonName, PuppetTrust } from "./trust.js";
 import { X509Certificate } from "node:crypto";
@@ -68,7 +67,6 @@ export async function startBrokerNode(
   let facts: NodeFacts = { certname: identity.certname, facts: {}, classes: new Set(), environment: undefined };
   const subj = subjects(b.subjectPrefix);
   let nc: NatsConnection | undefined;
-  let kv: KV | undefined;
   let closed = false;
 
   const loadFacts = async () => {
@@ -88,14 +86,14 @@ export async function startBrokerNode(
       log.warn({ err }, "cannot reload the Puppet CA or CRL for the broker; keeping the old ones");
     }
     await loadFacts().catch((err: unknown) => log.warn({ err }, "cannot read facts, classes or environment"));
-    if (!b.publishStatus || !kv) return;
+    if (!b.publishStatus || !nc) return;
     let last;
     try {
       last = runner.readSummary();
     } catch {
       last = undefined;
     }
-    await putStatus(kv, statusRecord(identity.certname, last, factsDigest(facts), now()), identity)
+    await putStatus(nc, b.statusBucket, statusRecord(identity.certname, last, factsDigest(facts), now()), identity)
       .catch((err: unknown) => log.warn({ err }, "cannot publish the fleet status record"));
   };
 
@@ -131,10 +129,7 @@ export async function startBrokerNode(
       (nc as NatsConnection).subscribe(s, { callback: (err, msg) => (err ? log.warn({ err }, "broker subscription error") : void handler.handle(msg.data)) }));
     await nc.flush();
     log.info({ certname: identity.certname, urls: b.urls, subjects: subs.map((s) => s.getSubject()) }, "joined the fleet broker");
-    if (b.publishStatus) {
-      kv = await bindBucket(nc, b.statusBucket, false);
-      await refresh();
-    }
+    await refresh();
   })();
   ready.catch((err: unknown) => log.error({ err }, "fleet broker connection failed"));
 

@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import type { LastRun } from "../summary.js";
 import { DroppedMessage, open, seal, type Identity } from "./envelope.js";
+import { kvSubject } from "./subjects.js";
 import type { PuppetTrust } from "./trust.js";
 
 export interface StatusRecord {
@@ -43,8 +44,15 @@ export async function bindBucket(nc: NatsConnection, bucket: string, create: boo
   return create ? kvm.create(bucket, { history: 1 }) : kvm.open(bucket);
 }
 
-export async function putStatus(kv: KV, record: StatusRecord, id: Identity): Promise<void> {
-  await kv.put(record.certname, seal(record as unknown as Record<string, unknown>, id));
+/**
+ * A node's put of its record: a plain JetStream publish to `$KV.<bucket>.<certname>` awaiting the
+ * stream's ack, which is all a KV put is. Nodes thereby load neither @nats-io/jetstream nor
+ * @nats-io/kv (a few MB of idle RSS on every node); controllers read through the KV library.
+ */
+export async function putStatus(nc: NatsConnection, bucket: string, record: StatusRecord, id: Identity, timeoutMs = 10_000): Promise<void> {
+  const reply = await nc.request(kvSubject(bucket, record.certname), seal(record as unknown as Record<string, unknown>, id), { timeout: timeoutMs });
+  const ack = JSON.parse(Buffer.from(reply.data).toString("utf8") || "{}") as { error?: { description?: string }; seq?: number };
+  if (ack.error || typeof ack.seq !== "number") throw new Error(`status bucket ${bucket} refused the record: ${ack.error?.description ?? "no ack"}`);
 }
 
 export interface ReadStatus {

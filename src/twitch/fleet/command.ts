@@ -71,7 +71,7 @@ export function registerFleetCommand(program: Command): void {
     .option("--start-timeout <duration>", "a node that neither starts nor says NOOP within this is no-answer", "30s")
     .option("--timeout <duration>", "a started run without COMPLETE within this is no-answer", "35m")
     .option("--ttl <duration>", "how long a request stays valid on the nodes", "2m")
-    .option("--reask <duration>", "ask a started or asked node again when silent this long (it answers again, never runs twice)", "5s")
+    .option("--reask <duration>", "ask a started or asked node again when silent this long (it answers again, never runs twice)", "30s")
     .option("--noop", "run in noop mode")
     .option("--tags <list>", "comma list of Puppet tags")
     .option("--environment <name>", "Puppet environment to run in")
