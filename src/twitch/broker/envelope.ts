@@ -68,7 +68,7 @@ export function open(data: Uint8Array, trust: PuppetTrust, maxBytes: number): Op
   } catch {
     throw new DroppedMessage("malformed", "payload has no canonical form");
   }
-  const key = verdict.signer.cert.publicKey;
+  const key = verdict.signer.publicKey;
   let good: boolean;
   try {
     good = verify(algorithmFor(key), Buffer.from(body), key, Buffer.from(e.sig, "base64"));

@@ -1,7 +1,7 @@
 // Who signed a fleet message? A certificate carried in the message is trusted when the Puppet CA
 // issued it (chain and signature), it is within its dates and its serial is not on the CA's CRL.
 // Decisions use node:crypto only; results are cached per certificate text until the CRL changes.
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { FileAccessError } from "../../errors.js";
 import { caCrlOf, crlSignedBy, normalizeSerial } from "../../pki.js";
@@ -9,6 +9,10 @@ import { caCrlOf, crlSignedBy, normalizeSerial } from "../../pki.js";
 export interface TrustedCert {
   certname: string;
   cert: X509Certificate;
+  /** Kept: X509Certificate.publicKey builds a new KeyObject on every access. */
+  publicKey: KeyObject;
+  notBefore: number;
+  notAfter: number;
 }
 
 export type CertVerdict = { ok: true; signer: TrustedCert } | { ok: false; reason: string };
@@ -28,7 +32,7 @@ export class PuppetTrust {
   readonly #ca: X509Certificate;
   readonly #revoked: ReadonlySet<string>;
   readonly #now: () => number;
-  readonly #cache = new Map<string, { certname: string; cert: X509Certificate } | string>();
+  readonly #cache = new Map<string, TrustedCert | string>();
 
   constructor(caPem: string, crlPem: string | undefined, now: () => number = Date.now) {
     this.#ca = new X509Certificate(caPem);
@@ -67,12 +71,12 @@ export class PuppetTrust {
     }
     if (typeof entry === "string") return { ok: false, reason: entry };
     const now = this.#now();
-    if (now < Date.parse(entry.cert.validFrom)) return { ok: false, reason: `certificate of ${entry.certname} is not valid yet` };
-    if (now > Date.parse(entry.cert.validTo)) return { ok: false, reason: `certificate of ${entry.certname} has expired` };
+    if (now < entry.notBefore) return { ok: false, reason: `certificate of ${entry.certname} is not valid yet` };
+    if (now > entry.notAfter) return { ok: false, reason: `certificate of ${entry.certname} has expired` };
     return { ok: true, signer: entry };
   }
 
-  #check(certPem: string): { certname: string; cert: X509Certificate } | string {
+  #check(certPem: string): TrustedCert | string {
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(certPem);
@@ -84,6 +88,6 @@ export class PuppetTrust {
     if (cert.ca) return `certificate of ${certname} is a CA certificate`;
     if (!cert.checkIssued(this.#ca) || !cert.verify(this.#ca.publicKey)) return `certificate of ${certname} is not issued by the Puppet CA`;
     if (this.#revoked.has(normalizeSerial(cert.serialNumber))) return `certificate of ${certname} is revoked`;
-    return { certname, cert };
+    return { certname, cert, publicKey: cert.publicKey, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
   }
 }

@@ -15,8 +15,15 @@ export interface SentRequest {
   id: string;
   bytes: Uint8Array;
   /** undefined: broadcast. */
-  certnames: string[] | undefined;
+  certnames: ReadonlySet<string> | undefined;
 }
+
+/**
+ * Most certnames one signed request names. The list travels to every node it names (the
+ * signature binds a request to its targets, so it cannot be replayed to other nodes), so a big
+ * batch is split: a signature is cheap, 1,000 names to 1,000 nodes are 20 MB.
+ */
+export const MAX_NAMES_PER_REQUEST = 64;
 
 export type ReplyVerdict = { ok: true; reply: FleetReply } | { ok: false; reason: string };
 
@@ -45,23 +52,26 @@ export class BrokerClient {
     this.#identity = identity;
   }
 
-  /** Sign one request for these nodes (undefined: every node on the broadcast subject) and send it. */
-  send(certnames: string[] | undefined, filter: WireFilter, options: RunOptions, ttlMs: number, now: number): SentRequest {
+  /** Sign requests for these nodes (undefined: one for every node on the broadcast subject) and send them. */
+  send(certnames: string[] | undefined, filter: WireFilter, options: RunOptions, ttlMs: number, now: number): void {
+    if (certnames !== undefined && certnames.length > MAX_NAMES_PER_REQUEST) {
+      for (let i = 0; i < certnames.length; i += MAX_NAMES_PER_REQUEST) this.send(certnames.slice(i, i + MAX_NAMES_PER_REQUEST), filter, options, ttlMs, now);
+      return;
+    }
     const req: FleetRequest = {
       id: randomUUID(), time: now, ttl: ttlMs, action: "run", options,
       filter: certnames === undefined ? filter : { ...filter, certname: certnames },
     };
-    const sent: SentRequest = { id: req.id, bytes: seal(req as unknown as Record<string, unknown>, this.#identity), certnames };
+    const sent: SentRequest = { id: req.id, bytes: seal(req as unknown as Record<string, unknown>, this.#identity), certnames: certnames && new Set(certnames) };
     this.#sent.set(sent.id, sent);
     this.#publish(sent, certnames);
-    return sent;
   }
 
   /** Send the same signed bytes again to the nodes still open (after the broker came back). */
   resend(open: ReadonlySet<string>): number {
     let n = 0;
     for (const s of this.#sent.values()) {
-      const targets = s.certnames === undefined ? undefined : s.certnames.filter((c) => open.has(c));
+      const targets = s.certnames === undefined ? undefined : [...s.certnames].filter((c) => open.has(c));
       if (targets !== undefined && targets.length === 0) continue;
       this.#publish(s, targets);
       n += targets?.length ?? 1;
@@ -76,10 +86,10 @@ export class BrokerClient {
   /** Was this node a target of that request? (A broadcast targets everyone.) */
   targeted(id: string, certname: string): boolean {
     const s = this.#sent.get(id);
-    return !!s && (s.certnames === undefined || s.certnames.includes(certname));
+    return !!s && (s.certnames === undefined || s.certnames.has(certname));
   }
 
-  #publish(s: SentRequest, certnames: string[] | undefined): void {
+  #publish(s: SentRequest, certnames: readonly string[] | undefined): void {
     if (certnames === undefined) this.#nc.publish(this.#subjects.broadcast, s.bytes);
     else for (const c of certnames) this.#nc.publish(this.#subjects.node(c), s.bytes);
   }

@@ -121,9 +121,14 @@ export async function runFleetBroker(named: string[], o: FleetRunCliOptions, io:
     // One broadcast when the whole set goes at once and no node was named; else per-node subjects.
     const broadcast = wave.canary === 0 && wave.concurrency >= nodes.length && named.length === 0 && o.certname.length === 0 && !o.nodes;
     let lastReask = started;
+    let lastTick = 0;
+    let lastDraw = 0;
     while (!w.done) {
       const now = Date.now();
-      w.tick(now);
+      if (now - lastTick >= 50) {
+        lastTick = now;
+        w.tick(now);
+      }
       const batch = w.take(now);
       if (batch.length > 0) client.send(broadcast ? undefined : batch, filter, options, ttlMs, now);
       for (const c of batch) contact.set(c, now);
@@ -136,11 +141,15 @@ export async function runFleetBroker(named: string[], o: FleetRunCliOptions, io:
           log.info({ nodes: silent.length }, "asked silent nodes again");
         }
       }
-      if (tty) io.stderr.write(progressLine(w.rows));
+      if (tty && now - lastDraw >= 100) {
+        lastDraw = now;
+        io.stderr.write(progressLine(w.rows));
+      }
       if (w.done) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, tickMs);
         wake = () => {
+          wake = undefined;
           clearTimeout(t);
           // Coalesce the replies of one burst into one batch.
           setTimeout(resolve, 2);

@@ -38,6 +38,8 @@ export interface NodeRow {
 export class Wave {
   readonly #o: WaveOptions;
   readonly #rows = new Map<string, NodeRow>();
+  /** Rows asked or running: what tick() and open look at (never the whole fleet). */
+  readonly #open = new Set<NodeRow>();
   readonly #order: string[];
   #next = 0;
   #inFlight = 0;
@@ -70,7 +72,7 @@ export class Wave {
 
   /** Nodes still asked or running (whose requests may need sending again after a broker restart). */
   get open(): string[] {
-    return this.rows.filter((r) => r.state === "asked" || r.state === "running").map((r) => r.certname);
+    return [...this.#open].map((r) => r.certname);
   }
 
   get done(): boolean {
@@ -90,6 +92,7 @@ export class Wave {
       const row = this.#rows.get(this.#order[this.#next++] as string) as NodeRow;
       row.state = "asked";
       row.askedAt = now;
+      this.#open.add(row);
       this.#inFlight++;
       out.push(row.certname);
     }
@@ -116,7 +119,7 @@ export class Wave {
 
   /** Time out the nodes that have been silent too long. */
   tick(now: number): void {
-    for (const row of this.#rows.values()) {
+    for (const row of this.#open) {
       if (row.state === "asked" && now - (row.askedAt as number) > this.#o.startTimeoutMs) {
         this.#end(row, "no-answer", now, `no START or NOOP within ${this.#o.startTimeoutMs} ms`);
       } else if (row.state === "running" && now - (row.startedAt as number) > this.#o.runTimeoutMs) {
@@ -129,6 +132,7 @@ export class Wave {
     row.state = state;
     row.endedAt = now;
     row.message = message;
+    this.#open.delete(row);
     this.#inFlight--;
     if (FAILURES.has(state)) this.#failures++;
     const canaryFailed = this.#next <= this.#o.canary && this.#failures > 0;
