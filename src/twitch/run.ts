@@ -12,7 +12,12 @@ export async function runTwitch(opts: { config?: string }): Promise<void> {
   const log = createLogger(cfg.log).child({ part: "twitch" });
   const t = await startTwitch(twitch, log);
   // The broker (NATS) is a second way in, loaded only when configured.
-  const broker = twitch.broker ? await (await import("./broker/node.js")).startBrokerNode(twitch.broker, twitch.puppet, t.runner, log) : undefined;
+  const broker = twitch.broker
+    ? await (await import("./broker/node.js")).startBrokerNode(twitch.broker, twitch.puppet, t.runner, log).catch(async (err: unknown) => {
+      await t.close();
+      throw err;
+    })
+    : undefined;
   await new Promise<void>((resolve) => {
     const hup = () => t.reloadTls();
     const stop = (signal: string) => {
