@@ -30,12 +30,14 @@ const CACHE_MAX = 50_000;
 
 export class PuppetTrust {
   readonly #ca: X509Certificate;
+  readonly #caKey: KeyObject;
   readonly #revoked: ReadonlySet<string>;
   readonly #now: () => number;
   readonly #cache = new Map<string, TrustedCert | string>();
 
   constructor(caPem: string, crlPem: string | undefined, now: () => number = Date.now) {
     this.#ca = new X509Certificate(caPem);
+    this.#caKey = this.#ca.publicKey;
     this.#now = now;
     if (crlPem === undefined) {
       this.#revoked = new Set();
@@ -86,7 +88,7 @@ export class PuppetTrust {
     const certname = commonName(cert.subject);
     if (!certname) return "certificate without a CN";
     if (cert.ca) return `certificate of ${certname} is a CA certificate`;
-    if (!cert.checkIssued(this.#ca) || !cert.verify(this.#ca.publicKey)) return `certificate of ${certname} is not issued by the Puppet CA`;
+    if (!cert.checkIssued(this.#ca) || !cert.verify(this.#caKey)) return `certificate of ${certname} is not issued by the Puppet CA`;
     if (this.#revoked.has(normalizeSerial(cert.serialNumber))) return `certificate of ${certname} is revoked`;
     return { certname, cert, publicKey: cert.publicKey, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
   }

@@ -2,9 +2,12 @@
 // nodes running twitch with a fake puppet: trigger, START/COMPLETE, filters, NOOP, refusals.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
 import { summaryYaml } from "./fake-puppet.js";
 import { fleetRun, startFleet, startNode } from "./broker-harness.js";
+import { testController } from "./broker-client.js";
 
 const FIXED = ["agent", "--onetime", "--no-daemonize", "--detailed-exitcodes"];
 
@@ -74,4 +77,31 @@ test("a node that never answers is reported no-answer after --start-timeout", as
   const r = await fleetRun(fleet, ["node1.example", "node3.example"], { startTimeout: "500ms", canary: "0" });
   assert.deepEqual(r.json.results.map((x) => [x.node, x.result]), [["node1.example", "ok"], ["node3.example", "no-answer"]]);
   assert.ok(r.error);
+});
+
+test("--ca-url with the whole fleet in one window: one broadcast request; every signed certname answers or is no-answer", async (t) => {
+  const fleet = await startFleet(t);
+  const n1 = await startNode(t, fleet, "node1.example", { facts: { os: { family: "Debian" } } });
+  const n2 = await startNode(t, fleet, "node2.example", { facts: { os: { family: "RedHat" } } });
+  const broker = fleet.files("broker.example");
+  const seen: string[] = [];
+  const caServer = https.createServer({ cert: readFileSync(broker.cert), key: readFileSync(broker.key), ca: readFileSync(fleet.caFile), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    seen.push(req.url ?? "");
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify([
+      { name: "node1.example", state: "signed" }, { name: "node2.example", state: "signed" },
+      { name: "node3.example", state: "signed" }, { name: "pending.example", state: "requested" },
+    ]));
+  });
+  await new Promise<void>((resolve) => caServer.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => caServer.close(() => resolve())));
+  const watcher = await testController(t, fleet);
+  const r = await fleetRun(fleet, [], { caUrl: `https://127.0.0.1:${(caServer.address() as AddressInfo).port}`, canary: "0", concurrency: "10", fact: ["os.family=Debian"], startTimeout: "1s" });
+  assert.deepEqual(seen, ["/puppet-ca/v1/certificate_statuses/any?state=signed"]);
+  assert.deepEqual(r.json.results.map((x) => [x.node, x.result]), [["node1.example", "ok"], ["node2.example", "skipped"], ["node3.example", "no-answer"]]);
+  assert.equal(n1.twitch.fake.calls(), 1);
+  assert.equal(n2.twitch.fake.calls(), 0);
+  // Both nodes answered the very same request (one broadcast, not one request per node).
+  const ids = new Set(watcher.replies.filter((x) => x.kind === "start" || x.kind === "noop").map((x) => x.id));
+  assert.equal(ids.size, 1, JSON.stringify(watcher.replies));
 });
