@@ -187,7 +187,7 @@ jetstream { store_dir: "${join(dir, "js")}" }
     ];
     return {
       name: S, rows,
-      data: { nodes: nodesN, inFlight, runMs: RUN_MS, run: { ...runJson, wall: run.seconds, cpu: run.cpuSeconds, maxRssMb: run.maxRssMb, simCpu, natsCpu }, http: { ok: httpOk, wall: http.seconds, cpu: http.cpuSeconds, maxRssMb: http.maxRssMb, exitCode: http.exitCode }, status: { wall: status.seconds, cpu: status.cpuSeconds, maxRssMb: status.maxRssMb, ok: statusOk, total: statusJson.total }, idleRss: { twitchBroker: twitchRss, twitchWithoutBroker: plainRss, bareNode: bareRss } },
+      data: { nodes: nodesN, inFlight, runMs: RUN_MS, run: { elapsedMs: runJson.elapsedMs, counts: runJson.counts, wall: run.seconds, cpu: run.cpuSeconds, maxRssMb: run.maxRssMb, simCpu, natsCpu }, http: { ok: httpOk, wall: http.seconds, cpu: http.cpuSeconds, maxRssMb: http.maxRssMb, exitCode: http.exitCode }, status: { wall: status.seconds, cpu: status.cpuSeconds, maxRssMb: status.maxRssMb, ok: statusOk, total: statusJson.total }, idleRss: { twitchBroker: twitchRss, twitchWithoutBroker: plainRss, bareNode: bareRss } },
       notes: [
         `fleet-broker: ${nodesN} simulated nodes in ${SIMS} processes (the real node-side handler per node, own EC P-256 certificate and key, stand-in runner of ${RUN_MS} ms) and nats-server not pinned; the controller pinned to CPU ${ctx.cpu.frontEnd}. Controller figures from GNU time.`,
       ],
