@@ -1,6 +1,6 @@
-// What `puppet-ha fleet run` does: trigger puppet runs over the broker in waves (./waves.ts),
-// verify every reply, send requests again to the open nodes when the broker connection comes
-// back (nodes never run a request twice), print a table or JSON; exit 1 when any node failed.
+// What `puppet-ha fleet run` does: check every option before anything is sent, connect with the
+// controller's Puppet identity, drive the wave (./wave-driver.ts), print a table or JSON; exit 1
+// when any node failed, refused, did not answer or was not started.
 import type { Logger } from "../../log.js";
 import { UsageError } from "../../errors.js";
 import { parseDuration } from "../../config/units.js";
@@ -8,11 +8,10 @@ import { FleetFailedError } from "../errors.js";
 import { checkEnvironment, parseTags, type RunOptions } from "../params.js";
 import { FilterError, parseFilter, type WireFilter } from "../broker/filter.js";
 import { subjects } from "../broker/subjects.js";
-import { BrokerClient, subscribeReplies } from "./broker-client.js";
 import { expectedNodes, readText, resolveBroker, type BrokerCliOptions } from "./broker-options.js";
-import { failedCount, progressLine, waveJson, waveTable } from "./broker-report.js";
+import { failedCount, waveJson, waveTable } from "./broker-report.js";
 import type { FleetIo } from "./run.js";
-import { Wave, type NodeRow } from "./waves.js";
+import type { NodeRow } from "./waves.js";
 
 export interface FleetRunCliOptions extends BrokerCliOptions {
   fact: string[];
@@ -82,83 +81,21 @@ export async function runFleetBroker(named: string[], o: FleetRunCliOptions, io:
   const nodes = await expectedNodes(o, named, b);
   if (nodes.length === 0) throw new UsageError("no node matches");
 
-  const [{ PuppetTrust }, { identityFromPem }, { connectBroker }] = await Promise.all([
-    import("../broker/trust.js"), import("../broker/envelope.js"), import("../broker/connect.js"),
+  const [{ PuppetTrust, commonName }, { identityFromPem }, { connectBroker }, { X509Certificate }, { driveWave }] = await Promise.all([
+    import("../broker/trust.js"), import("../broker/envelope.js"), import("../broker/connect.js"), import("node:crypto"), import("./wave-driver.js"),
   ]);
   const trust = PuppetTrust.fromFiles(b.ca, b.crl);
   const certPem = readText(b.cert, "client certificate");
-  const { commonName } = await import("../broker/trust.js");
-  const { X509Certificate } = await import("node:crypto");
   const identity = identityFromPem(commonName(new X509Certificate(certPem).subject) ?? "controller", certPem, readText(b.key, "client key"));
   const nc = await connectBroker({ urls: b.urls, cert: b.cert, key: b.key, ca: b.ca, name: `fleet-run:${identity.certname}` }, log);
   try {
-    const subj = subjects(b.subjectPrefix);
-    const client = new BrokerClient(nc, subj, identity);
-    const w = new Wave(nodes, wave);
-    let wake: (() => void) | undefined;
-    // When each open node was last asked or last heard from: silent ones are asked again (after a
-    // broker restart a node may have missed the request, or we its answer, before subscriptions
-    // were back on the new server); a node repeats its answer and never runs a request twice.
-    const contact = new Map<string, number>();
-    subscribeReplies(nc, subj, trust, 1024 * 1024, log, (r) => {
-      if (!client.isOurs(r.id) || !client.targeted(r.id, r.certname)) return;
-      contact.set(r.certname, Date.now());
-      w.reply(r, Date.now());
-      wake?.();
-    });
-    await nc.flush();
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type === "reconnect") {
-          const n = client.resend(new Set(w.open));
-          for (const c of w.open) contact.set(c, Date.now());
-          log.warn({ resent: n }, "broker connection back: asked the open nodes again");
-        }
-      }
-    })();
-    const tty = o.progress && io.stderr.isTTY === true;
     const started = Date.now();
-    // One broadcast when the whole set goes at once and no node was named; else per-node subjects.
-    const broadcast = wave.canary === 0 && wave.concurrency >= nodes.length && named.length === 0 && o.certname.length === 0 && !o.nodes;
-    let lastReask = started;
-    let lastTick = 0;
-    let lastDraw = 0;
-    while (!w.done) {
-      const now = Date.now();
-      if (now - lastTick >= 50) {
-        lastTick = now;
-        w.tick(now);
-      }
-      const batch = w.take(now);
-      if (batch.length > 0) client.send(broadcast ? undefined : batch, filter, options, ttlMs, now);
-      for (const c of batch) contact.set(c, now);
-      if (now - lastReask >= 1000) {
-        lastReask = now;
-        const silent = w.open.filter((c) => now - (contact.get(c) ?? now) >= reaskMs);
-        if (silent.length > 0) {
-          client.resend(new Set(silent));
-          for (const c of silent) contact.set(c, now);
-          log.info({ nodes: silent.length }, "asked silent nodes again");
-        }
-      }
-      if (tty && now - lastDraw >= 100) {
-        lastDraw = now;
-        io.stderr.write(progressLine(w.rows));
-      }
-      if (w.done) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, tickMs);
-        wake = () => {
-          wake = undefined;
-          clearTimeout(t);
-          // Coalesce the replies of one burst into one batch.
-          setTimeout(resolve, 2);
-        };
-      });
-      wake = undefined;
-    }
-    if (tty) io.stderr.write("\r\x1b[K");
-    const rows = w.rows;
+    const rows = await driveWave({
+      nc, subjects: subjects(b.subjectPrefix), identity, trust, nodes, wave, filter, options, ttlMs, reaskMs, tickMs, log,
+      // One broadcast when the whole set goes at once and no node was named; else per-node subjects.
+      broadcast: wave.canary === 0 && wave.concurrency >= nodes.length && named.length === 0 && o.certname.length === 0 && !o.nodes,
+      progress: o.progress && io.stderr.isTTY === true ? io.stderr : undefined,
+    });
     io.stdout.write(o.json ? waveJson(rows, Date.now() - started) : waveTable(rows));
     const failed = failedCount(rows);
     if (failed > 0) throw new FleetFailedError(failed, rows.length);
