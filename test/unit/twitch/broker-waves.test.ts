@@ -78,3 +78,20 @@ test("replies from nodes outside the wave and repeated replies are ignored", () 
   w.reply(reply("a", "complete", 4), 4);
   assert.deepEqual(w.rows.map((r) => [r.certname, r.state, r.exitCode]), [["a", "changed", 2]]);
 });
+
+test("report: the progress line counts states; the table lists every node and a count per result", async () => {
+  const { progressLine, waveTable, failedCount } = await import("../../../src/twitch/fleet/broker-report.js");
+  const w = new Wave(["a.example", "b.example", "c.example"], opts({ canary: 0, concurrency: 2 }));
+  w.take(0);
+  w.reply(reply("a.example", "start"), 1);
+  assert.equal(progressLine(w.rows), "\r\x1b[K0/3 done, 1 running, 1 asked, 0 failed");
+  w.reply(reply("a.example", "complete", 2), 2);
+  w.reply(reply("b.example", "refused"), 3);
+  const table = waveTable(w.rows);
+  assert.match(table, /^NODE\s+RESULT\s+EXIT\s+CHANGED\s+FAILED\s+DURATION\s+MESSAGE$/m);
+  assert.match(table, /^a\.example\s+changed\s+2\s+/m);
+  assert.match(table, /^b\.example\s+refused\s+-\s+.*disabled: maintenance$/m);
+  assert.match(table, /^c\.example\s+not-started\s+/m);
+  assert.match(table, /3 node\(s\): 0 ok, 1 changed, 0 failed, 1 refused, 0 skipped, 0 no-answer, 1 not-started\n$/);
+  assert.equal(failedCount(w.rows), 2);
+});
