@@ -18,11 +18,12 @@ import { failover } from "./scenarios/failover.js";
 import { syncLag } from "./scenarios/sync-lag.js";
 import { throughput } from "./scenarios/throughput.js";
 import { twitch } from "./scenarios/twitch.js";
+import { fleetBroker } from "./scenarios/fleet-broker.js";
 
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
-  throughput, failover, sync: syncLag, agents, twitch,
+  throughput, failover, sync: syncLag, agents, twitch, "fleet-broker": fleetBroker,
 };
-const ORDER = ["throughput", "failover", "sync", "twitch", "agents"];
+const ORDER = ["throughput", "failover", "sync", "twitch", "fleet-broker", "agents"];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

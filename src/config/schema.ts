@@ -5,6 +5,7 @@ import { clusterSection } from "../proxy/control/config.js";
 import { adminSection } from "../health/config.js";
 import { syncSection } from "../sync/config.js";
 import { twitchSection } from "../twitch/config.js";
+import { fleetSection } from "../twitch/broker/config.js";
 
 export const logSection = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -17,6 +18,7 @@ export const configSchema = z.strictObject({
   admin: adminSection,
   sync: syncSection.optional(),
   twitch: twitchSection.optional(),
+  fleet: fleetSection.optional(),
   log: logSection,
 }).superRefine((cfg, ctx) => {
   if (cfg.sync?.writeInto) {

@@ -1,6 +1,7 @@
 // The `twitch` config section: the node-side HTTP trigger for puppet agent runs.
 import { z } from "zod";
 import { absPath, duration, listen, positiveInt } from "../config/fields.js";
+import { brokerSection } from "./broker/config.js";
 
 /** Hosts that only this machine can reach; without auth twitch may bind nothing else. */
 export function isLoopbackHost(host: string): boolean {
@@ -37,6 +38,8 @@ export const twitchSection = z.strictObject({
   }).prefault({}),
   rateLimit: z.strictObject({ max: positiveInt().default(10), per: duration().prefault("1m") }).prefault({}),
   splayMax: duration().prefault("60s"),
+  /** Optional: also take run requests from the fleet broker (NATS). */
+  broker: brokerSection.optional(),
 }).superRefine((t, ctx) => {
   if (!t.auth.tokenFile && !t.auth.tls && !isLoopbackHost(t.listen.host)) {
     ctx.addIssue({

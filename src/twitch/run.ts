@@ -11,6 +11,13 @@ export async function runTwitch(opts: { config?: string }): Promise<void> {
   const twitch = cfg.twitch ?? twitchSection.parse({});
   const log = createLogger(cfg.log).child({ part: "twitch" });
   const t = await startTwitch(twitch, log);
+  // The broker (NATS) is a second way in, loaded only when configured.
+  const broker = twitch.broker
+    ? await (await import("./broker/node.js")).startBrokerNode(twitch.broker, twitch.puppet, t.runner, log).catch(async (err: unknown) => {
+      await t.close();
+      throw err;
+    })
+    : undefined;
   await new Promise<void>((resolve) => {
     const hup = () => t.reload();
     const stop = (signal: string) => {
@@ -19,7 +26,7 @@ export async function runTwitch(opts: { config?: string }): Promise<void> {
       log.info({ signal, runInFlight: running?.pid ?? null }, running ? "twitch stopping; waiting for the puppet run in flight" : "twitch stopping");
       process.once("SIGTERM", () => process.exit(1));
       process.once("SIGINT", () => process.exit(1));
-      void t.close().then(() => t.runner.idle()).then(resolve);
+      void Promise.all([t.close(), broker?.close()]).then(() => t.runner.idle()).then(resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));

@@ -50,6 +50,14 @@
 # @param manage_service Manage the puppet-ha-twitch service.
 # @param service_ensure The service's state.
 # @param service_enable Start it at boot.
+# @param broker_urls NATS URLs of the fleet broker (docs/fleet-broker.md). Empty (the default): no
+#   broker section. With URLs twitch also connects out to the broker with this node's Puppet cert.
+# @param broker_allow Certnames whose signed fleet requests this node acts on (globs); required
+#   with broker_urls.
+# @param broker_subject_prefix The fleet's subject prefix; must match the controllers'. undef: the default.
+# @param broker_status_bucket The fleet's status bucket; must match the controllers'. undef: the default.
+# @param broker_facts_file Facts for fleet filters (JSON or YAML). undef: twitch runs
+#   `puppet facts show --render-as json` after each run (allowed in the sudoers file).
 class puppet_ha::twitch (
   String[1] $ssldir,
   String[1] $puppet_bin,
@@ -86,8 +94,32 @@ class puppet_ha::twitch (
   Boolean $manage_service = true,
   Enum['running', 'stopped'] $service_ensure = 'running',
   Boolean $service_enable = true,
+  Array[Pattern[/\A(tls|nats):\/\/[^\/@\s]+\z/]] $broker_urls = [],
+  Array[String[1]] $broker_allow = [],
+  Optional[Pattern[/\A[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\z/]] $broker_subject_prefix = undef,
+  Optional[Pattern[/\A[A-Za-z0-9_-]{1,64}\z/]] $broker_status_bucket = undef,
+  Optional[String[1]] $broker_facts_file = undef,
 ) {
   $config_validate_cmd_used = $validate_config ? { true => $config_validate_cmd, default => undef }
+  if !$broker_urls.empty and $broker_allow.empty {
+    fail('puppet_ha::twitch: broker_urls needs broker_allow (the controller certnames whose requests run)')
+  }
+  $broker = $broker_urls.empty ? {
+    true    => undef,
+    default => {
+      'urls'           => $broker_urls,
+      'allow'          => $broker_allow,
+      'tls'            => {
+        'cert' => "${ssldir}/certs/${certname}.pem",
+        'key'  => "${ssldir}/private_keys/${certname}.pem",
+        'ca'   => "${ssldir}/certs/ca.pem",
+        'crl'  => "${ssldir}/crl.pem",
+      },
+      'subject_prefix' => $broker_subject_prefix,
+      'status_bucket'  => $broker_status_bucket,
+      'facts_file'     => $broker_facts_file,
+    },
+  }
   if $token == undef and !$mtls and $listen !~ /\A(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+\z/ {
     fail("puppet_ha::twitch: without token or mtls twitch only binds loopback, not ${listen}")
   }
@@ -144,6 +176,7 @@ class puppet_ha::twitch (
       'rate_limit_per'     => $rate_limit_per,
       'splay_max'          => $splay_max,
       'log_level'          => $log_level,
+      'broker'             => $broker,
     }),
   }
 
@@ -161,6 +194,7 @@ class puppet_ha::twitch (
       'user'        => $user,
       'puppet_bin'  => $puppet_bin,
       'puppet_args' => $puppet_args,
+      'facts_show'  => $broker != undef and $broker_facts_file == undef,
     }),
     validate_cmd => $sudoers_validate_cmd,
   }
