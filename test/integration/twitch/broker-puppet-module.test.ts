@@ -28,7 +28,7 @@ function scratch(name: string): string {
   return root;
 }
 
-const base = (root: string) => `root => '${root}', manage_user => false, manage_service => false, user => 'root', group => 'root', certname => 'web1.example', sudoers_validate_cmd => '/usr/sbin/visudo -c -f %'`;
+const base = (root: string) => `root => '${root}', manage_user => false, manage_service => false, manage_package => false, validate_config => false, user => 'root', group => 'root', certname => 'web1.example', sudoers_validate_cmd => '/usr/sbin/visudo -c -f %'`;
 
 test("broker_urls and broker_allow write twitch.broker with the node's Puppet files; sudoers gains exactly `facts show`", async () => {
   const root = scratch("a");
