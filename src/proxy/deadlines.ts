@@ -6,27 +6,25 @@
 // when the timer fires for an entry that left, it finds nothing due and re-arms for the earliest
 // deadline left. So a busy proxy arms about one timer per timeout period, not two per request.
 
+import type { Scheduler } from "./arbiter.js";
+
 /** What is watched: told once when its deadline has passed (and it was not removed before). */
 export interface Expiring {
   timedOut(): void;
 }
 
-/** The clock and timer the watcher uses (tests pass a fake one). */
-export interface DeadlineClock {
-  now(): number;
-  set(fire: () => void, ms: number): unknown;
-  clear(timer: unknown): void;
-}
-
-export const realDeadlineClock: DeadlineClock = {
+/**
+ * The project's Scheduler on a monotonic clock (a wall-clock step must not fire or hold request
+ * timeouts), with unref'd timers: the sockets of the requests watched keep the process alive, a
+ * timer left armed for an entry that is gone must not.
+ */
+export const requestScheduler: Scheduler = {
   now: () => performance.now(),
-  set: (fire, ms) => {
-    // Unref'd: the sockets of the requests watched keep the process alive, an armed timer must not.
-    const t = setTimeout(fire, ms);
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
     t.unref();
-    return t;
+    return () => clearTimeout(t);
   },
-  clear: (t) => clearTimeout(t as NodeJS.Timeout),
 };
 
 /**
@@ -37,12 +35,12 @@ const SLACK_MS = 1;
 
 export class Deadlines<T extends Expiring> {
   private readonly due = new Map<T, number>();
-  private timer: unknown;
+  private cancel: (() => void) | undefined;
   /** When the armed timer fires (Infinity: none armed). */
   private armedFor = Infinity;
   private readonly fire = (): void => this.expire();
 
-  constructor(private readonly clock: DeadlineClock = realDeadlineClock) {}
+  constructor(private readonly clock: Scheduler = requestScheduler) {}
 
   /** Watch item: timedOut() in ms unless removed (or re-added) before. Replaces an earlier deadline. */
   add(item: T, ms: number): void {
@@ -61,13 +59,13 @@ export class Deadlines<T extends Expiring> {
   }
 
   private arm(at: number): void {
-    if (this.timer !== undefined) this.clock.clear(this.timer);
+    this.cancel?.();
     this.armedFor = at;
-    this.timer = this.clock.set(this.fire, Math.max(0, at - this.clock.now()));
+    this.cancel = this.clock.setTimeout(this.fire, Math.max(0, at - this.clock.now()));
   }
 
   private expire(): void {
-    this.timer = undefined;
+    this.cancel = undefined;
     this.armedFor = Infinity;
     const now = this.clock.now();
     let next = Infinity;

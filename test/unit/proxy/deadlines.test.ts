@@ -1,23 +1,24 @@
 // Deadlines: many request timeouts behind one timer, driven here by a fake clock.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Deadlines, type DeadlineClock, type Expiring } from "../../../src/proxy/deadlines.js";
+import type { Scheduler } from "../../../src/proxy/arbiter.js";
+import { Deadlines, type Expiring } from "../../../src/proxy/deadlines.js";
 
 /** A fake clock with at most one armed timer (what Deadlines uses) and a count of arms. */
-function fakeClock(): DeadlineClock & { advance(ms: number): void; armed: number; pending(): number | undefined } {
+function fakeClock(): Scheduler & { advance(ms: number): void; armed: number; pending(): number | undefined } {
   let now = 0;
   let timer: { at: number; fire: () => void } | undefined;
   const c = {
     armed: 0,
     now: () => now,
-    set(fire: () => void, ms: number) {
+    setTimeout(fire: () => void, ms: number) {
       assert.equal(timer, undefined, "at most one timer armed at a time");
       c.armed++;
-      timer = { at: now + ms, fire };
-      return timer;
-    },
-    clear(t: unknown) {
-      if (t === timer) timer = undefined;
+      const t = { at: now + ms, fire };
+      timer = t;
+      return () => {
+        if (timer === t) timer = undefined;
+      };
     },
     pending: () => timer?.at,
     advance(ms: number) {
