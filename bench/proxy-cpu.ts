@@ -10,8 +10,9 @@
 //   node --import tsx bench/proxy-cpu.ts --prof /tmp/prof     # node --cpu-prof on each proxy, then
 //                                                             # the split of each (profile-split.ts)
 //   node --import tsx bench/proxy-cpu.ts base --floor         # also the floor: bare Node https +
-//                                                             # undici (floor-proxy.ts), and Node
-//                                                             # answering by itself ("floor-self")
+//                                                             # undici (floor-proxy.ts), with a bare
+//                                                             # net.Socket client ("floor-raw"), and
+//                                                             # Node answering by itself ("floor-self")
 //   ... --keep                                                # keep configs and proxy logs
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,7 +40,7 @@ interface Variant {
   flags: string[];
   accessLog: boolean;
   /** For the floor variants: floor-proxy.ts answering by itself instead of forwarding. */
-  floor?: "undici" | "self";
+  floor?: "undici" | "raw" | "self";
 }
 
 interface Running extends Variant {
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
   }
   const logModes = values["access-log"] === "both" ? [false, true] : [values["access-log"] === "on"];
   const variants: Variant[] = builds.flatMap((b) => logModes.map((a) => ({ ...b, label: `${b.label}${logModes.length > 1 ? (a ? "+log" : "-log") : ""}`, accessLog: a })));
-  if (values.floor) for (const floor of ["undici", "self"] as const) variants.push({ label: `floor-${floor}`, dist: "", flags: [], accessLog: false, floor });
+  if (values.floor) for (const floor of ["undici", "raw", "self"] as const) variants.push({ label: `floor-${floor}`, dist: "", flags: [], accessLog: false, floor });
 
   const pki = createBenchPki(join(scratch, "pki"));
   const [m1, m2, ca1, ...ports] = await freePorts(3 + 3 * variants.length);
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
       const prof = values.prof ? ["--cpu-prof", "--cpu-prof-dir", resolve(values.prof), "--cpu-prof-name", `v${i}.cpuprofile`] : [];
       // stdout (the access log) goes to a file, as it would under systemd's journal or a pipe.
       const floorArgs = [join(repoRoot, "bench", "lib", "floor-proxy.ts"), String(port), pki.serverCert, pki.serverKey, pki.ca, pki.crl,
-        ...(v.floor === "self" ? ["self"] : [`http://127.0.0.1:${m1}`, `http://127.0.0.1:${m2}`])];
+        ...(v.floor === "self" ? ["self"] : v.floor === "raw" ? ["raw", String(m1), String(m2)] : [`http://127.0.0.1:${m1}`, `http://127.0.0.1:${m2}`])];
       const args = v.floor ? ["--import", "tsx", ...prof, ...floorArgs] : [...v.flags, ...prof, join(v.dist, "cli.js"), "proxy", "-c", join(dir, "puppet-ha.yaml")];
       const proc = start(v.label, process.execPath, args, {
         cpu: CPU.proxy, cwd: repoRoot, logFile: join(dir, "proxy.log"),
