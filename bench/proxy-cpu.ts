@@ -7,7 +7,12 @@
 //   node --import tsx bench/proxy-cpu.ts --build a            # also keep that build, named "a"
 //   node --import tsx bench/proxy-cpu.ts a b --rounds 5 --access-log both   # kept builds a and b
 //   node --import tsx bench/proxy-cpu.ts a a@--max-semi-space-size=64   # build a, with a node flag
-//   node --import tsx bench/proxy-cpu.ts --prof /tmp/prof     # node --cpu-prof on each proxy
+//   node --import tsx bench/proxy-cpu.ts --prof /tmp/prof     # node --cpu-prof on each proxy, then
+//                                                             # the split of each (profile-split.ts)
+//   node --import tsx bench/proxy-cpu.ts base --floor         # also the floor: bare Node https +
+//                                                             # undici (floor-proxy.ts), with a bare
+//                                                             # net.Socket client ("floor-raw"), and
+//                                                             # Node answering by itself ("floor-self")
 //   ... --keep                                                # keep configs and proxy logs
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +27,7 @@ import { freePorts, get, waitUntil } from "./lib/net.js";
 import { createBenchPki } from "./lib/pki.js";
 import { cpuSeconds, installTeardown, start, stopAll, type Proc } from "./lib/procs.js";
 import { percentile } from "./lib/stats.js";
+import { splitProfile } from "./profile-split.js";
 
 const PATH = "/puppet/v3/node/agent-bench-1?environment=production";
 const CPU = { proxy: "0", load: "1" };
@@ -33,6 +39,8 @@ interface Variant {
   /** Extra node flags. */
   flags: string[];
   accessLog: boolean;
+  /** For the floor variants: floor-proxy.ts answering by itself instead of forwarding. */
+  floor?: "undici" | "raw" | "self";
 }
 
 interface Running extends Variant {
@@ -65,6 +73,7 @@ async function main(): Promise<void> {
       connections: { type: "string", default: "32" },
       "access-log": { type: "string", default: "off" },
       prof: { type: "string" },
+      floor: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
     },
   });
@@ -82,10 +91,12 @@ async function main(): Promise<void> {
   }
   const logModes = values["access-log"] === "both" ? [false, true] : [values["access-log"] === "on"];
   const variants: Variant[] = builds.flatMap((b) => logModes.map((a) => ({ ...b, label: `${b.label}${logModes.length > 1 ? (a ? "+log" : "-log") : ""}`, accessLog: a })));
+  if (values.floor) for (const floor of ["undici", "raw", "self"] as const) variants.push({ label: `floor-${floor}`, dist: "", flags: [], accessLog: false, floor });
 
   const pki = createBenchPki(join(scratch, "pki"));
   const [m1, m2, ca1, ...ports] = await freePorts(3 + 3 * variants.length);
   const running: Running[] = [];
+  const medians: number[] = [];
   let ok = false;
   try {
     const backendPorts = [m1, m2, ca1] as number[];
@@ -105,7 +116,10 @@ async function main(): Promise<void> {
       writeFileSync(join(dir, "puppet-ha.yaml"), stringify(cfg));
       const prof = values.prof ? ["--cpu-prof", "--cpu-prof-dir", resolve(values.prof), "--cpu-prof-name", `v${i}.cpuprofile`] : [];
       // stdout (the access log) goes to a file, as it would under systemd's journal or a pipe.
-      const proc = start(v.label, process.execPath, [...v.flags, ...prof, join(v.dist, "cli.js"), "proxy", "-c", join(dir, "puppet-ha.yaml")], {
+      const floorArgs = [join(repoRoot, "bench", "lib", "floor-proxy.ts"), String(port), pki.serverCert, pki.serverKey, pki.ca, pki.crl,
+        ...(v.floor === "self" ? ["self"] : v.floor === "raw" ? ["raw", String(m1), String(m2)] : [`http://127.0.0.1:${m1}`, `http://127.0.0.1:${m2}`])];
+      const args = v.floor ? ["--import", "tsx", ...prof, ...floorArgs] : [...v.flags, ...prof, join(v.dist, "cli.js"), "proxy", "-c", join(dir, "puppet-ha.yaml")];
+      const proc = start(v.label, process.execPath, args, {
         cpu: CPU.proxy, cwd: repoRoot, logFile: join(dir, "proxy.log"),
       });
       await waitUntil(`${v.label} ready`, async () => (await get(`https://127.0.0.1:${port}/status/v1/simple`, { tls: pki.text, timeoutMs: 2000 })).status === 200,
@@ -134,6 +148,7 @@ async function main(): Promise<void> {
     for (const v of running) {
       const us = v.runs.map((x) => x.cpuUs);
       const med = percentile(us, 50);
+      medians.push(med);
       process.stdout.write(`| ${v.label} | ${med.toFixed(1)} | ${Math.min(...us).toFixed(1)} | ${Math.round(percentile(v.runs.map((x) => x.rps), 50))} | ${Math.round(1e6 / med)} |\n`);
     }
     ok = true;
@@ -142,6 +157,14 @@ async function main(): Promise<void> {
     await stopAll();
     if (ok && !values.keep) rmSync(scratch, { recursive: true, force: true });
     else log(`logs kept in ${scratch}`);
+  }
+  if (values.prof) {
+    // Written by each proxy as it exits (stopAll above). Profiling costs CPU too: the shares are
+    // what counts, the µs are the shares of the median measured while profiling.
+    for (const [i, v] of running.entries()) {
+      const file = join(resolve(values.prof), `v${i}.cpuprofile`);
+      if (existsSync(file)) process.stdout.write(`\n${v.label} (${file}):\n\n${splitProfile(file, medians[i])}`);
+    }
   }
 }
 

@@ -18,6 +18,7 @@ import { chargesBudget, marksDown, shouldRetry, statusFor, type FailureKind } fr
 import { replyError, statusOf } from "./respond.js";
 import type { Route } from "./route.js";
 import { reusedSocket, type Upstream, type Waiting } from "./upstream.js";
+import { Deadlines } from "./deadlines.js";
 
 export interface ForwardContext {
   timeouts: {
@@ -46,6 +47,13 @@ export interface ForwardContext {
   /** Answers from the proxy itself (errors) carry Connection: close when true. */
   draining: boolean;
 }
+
+/**
+ * The queue and response timeouts of every upstream attempt in flight (deadlines.ts): one timer
+ * for all of them. An exchange is in it from dispatch until its answer's headers or the attempt's
+ * end, and calls timedOut() when the time is up.
+ */
+const attemptDeadlines = new Deadlines<Exchange>();
 
 const kEx = Symbol("puppet-ha.exchange");
 type Tagged<T> = T & { [kEx]?: Exchange };
@@ -97,7 +105,8 @@ export class Exchange implements Waiting {
   private stream: PassThrough | undefined;
   /** The last body chunk, held so a small answer goes out as one write with its headers. */
   private held: Buffer | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** timeouts.clientBody while a body is read whole before forwarding. */
+  private bodyTimer: NodeJS.Timeout | undefined;
   private lastFailure: { kind: FailureKind; err: PuppetHaError } | undefined;
   private connected = false;
   private responded = false;
@@ -156,7 +165,7 @@ export class Exchange implements Waiting {
     const max = this.ctx.limits.retryBuffer;
     if ((length !== undefined && length <= max) || !this.authenticated) {
       if (length !== undefined && length > max) return this.failWith(new BadRequestError(413, `request body larger than ${max} bytes (limits.retryBuffer) from a client without a certificate`));
-      this.timer = setTimeout(onBodyTimer, this.ctx.timeouts.clientBody, this);
+      this.bodyTimer = setTimeout(onBodyTimer, this.ctx.timeouts.clientBody, this);
       this.body = undefined;
       this.req.on("data", onBufferedData);
       this.req.on("end", onBufferedEnd);
@@ -176,7 +185,7 @@ export class Exchange implements Waiting {
   }
 
   bufferEnded(): void {
-    clearTimeout(this.timer);
+    clearTimeout(this.bodyTimer);
     if (this.status !== 0 || this.clientGone) return;
     this.body = this.chunks ? Buffer.concat(this.chunks) : Buffer.alloc(0);
     this.chunks = undefined;
@@ -246,7 +255,7 @@ export class Exchange implements Waiting {
     }
     // Until a connection takes it: undici's own connector times the connect (timeouts.connect);
     // this timer bounds the wait for a free connection, which is never the backend's failure.
-    this.timer = setTimeout(onTimer, this.ctx.timeouts.queue + this.ctx.timeouts.connect, this);
+    attemptDeadlines.add(this, this.ctx.timeouts.queue + this.ctx.timeouts.connect);
     if (this.idempotent || this.route.caWrite) b.waiting.add(this);
     b.dispatcher.dispatch({ method: this.req.method ?? "GET", path: this.route.target, headers: this.headers, body }, attempt);
   }
@@ -254,8 +263,7 @@ export class Exchange implements Waiting {
   /** The upstream socket is connected (new or reused): switch to the response timer. */
   connectedNow(): void {
     this.connected = true;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(onTimer, this.ctx.timeouts.response, this);
+    attemptDeadlines.add(this, this.ctx.timeouts.response);
   }
 
   timedOut(): void {
@@ -355,7 +363,7 @@ export class Exchange implements Waiting {
   private release(): void {
     if (!this.upstream) return;
     this.upstream = undefined;
-    clearTimeout(this.timer);
+    attemptDeadlines.delete(this);
     if (this.stream) {
       this.req.unpipe(this.stream);
       this.stream = undefined;
@@ -380,7 +388,7 @@ export class Exchange implements Waiting {
 
   responseArrived(status: number, statusText: string, raw: readonly Buffer[]): void {
     this.responded = true;
-    clearTimeout(this.timer);
+    attemptDeadlines.delete(this);
     const b = this.backend as Upstream;
     b.waiting.delete(this);
     if (this.countsWrite) {
@@ -437,7 +445,7 @@ export class Exchange implements Waiting {
     if (this.upstream) {
       if (this.runsOn()) this.detached = true;
       else this.abortUpstream();
-    } else clearTimeout(this.timer);
+    } else clearTimeout(this.bodyTimer);
     this.settle();
     this.ctx.ended(this);
   }
@@ -508,10 +516,6 @@ class Attempt implements Dispatcher.DispatchHandler {
 
 function onClientDrain(this: ServerResponse): void {
   exOf(this)?.resumeUpstream();
-}
-
-function onTimer(ex: Exchange): void {
-  ex.timedOut();
 }
 
 function onClientClose(this: ServerResponse): void {
