@@ -1,14 +1,13 @@
 // Shared set-up for the sync integration tests: temp cadirs, a config, a service with an
 // in-memory arbiter and a hand-fired "cron", fake executables first on PATH, and helpers that
 // wait for events with a deadline instead of sleeping.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { staticArbiter } from "../../../src/sync/arbiter.js";
-import { readCadir } from "../../../src/sync/cadir.js";
+import { isTransient } from "../../../src/sync/cadir.js";
 import { syncSection, type SyncConfig } from "../../../src/sync/config.js";
-import { compareManifests } from "../../../src/sync/pass.js";
 import { createSyncService, type PassReport, type SyncService } from "../../../src/sync/service.js";
 import type { CronFactory } from "../../../src/sync/triggers.js";
 import { FakeCadir } from "../../helpers/cadir.js";
@@ -95,15 +94,28 @@ export function nextPass(service: SyncService, pred: (r: PassReport) => boolean,
   });
 }
 
+/** Every regular file of a local dir (rsync's transient files left out) as path → content. */
+export function filesOf(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const p = join(e.parentPath, e.name).slice(dir.length + 1);
+    if (e.isFile() && !isTransient(p)) out.set(p, readFileSync(join(dir, p)));
+  }
+  return out;
+}
+
 /** Paths that differ between two local cadirs (empty: equal file for file). */
 export async function differingPaths(a: string, b: string): Promise<string[]> {
-  return compareManifests((await readCadir(a)).manifest, (await readCadir(b)).manifest);
+  const [x, y] = [filesOf(a), filesOf(b)];
+  const out = [...x].filter(([p, d]) => !y.get(p)?.equals(d)).map(([p]) => p);
+  for (const p of y.keys()) if (!x.has(p)) out.push(p);
+  return Promise.resolve(out.sort());
 }
 
 /** Every file of a local dir as path → content, for "untouched" checks. */
 export async function contentsOf(dir: string): Promise<Map<string, string>> {
-  const s = await readCadir(dir);
-  return new Map([...s.files].map(([p, b]) => [p, b.toString("base64")]));
+  return Promise.resolve(new Map([...filesOf(dir)].map(([p, b]) => [p, b.toString("base64")])));
 }
 
 /** The real rsync's path (fake ones placed first on PATH call it). */
