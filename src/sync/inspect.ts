@@ -3,8 +3,8 @@
 // which paths to copy and delete; after the copy, check the written paths. Only small results
 // (a verdict, path lists, counts) cross back to the event loop; manifests stay here.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describeCadir, parseInventory, type CadirSnapshot, type Inventory, type InventoryProblem } from "./cadir.js";
 import { guard, type GuardVerdict } from "./guard.js";
 import { Tree } from "./tree.js";
@@ -57,6 +57,9 @@ export class Inspector {
   private readonly trees = new Map<string, Tree>();
   private readonly inventories = new Map<string, InventoryMemo>();
 
+  /** @param now the wall clock (ms) for the racy rule; tests move it on instead of sleeping */
+  constructor(private readonly now: () => number = Date.now) {}
+
   tree(ref: Pick<TreeRef, "dir" | "cache">): Tree {
     let t = this.trees.get(ref.cache);
     if (!t || t.dir !== ref.dir) {
@@ -66,23 +69,39 @@ export class Inspector {
     return t;
   }
 
-  /** Stat a local source (no hashing): which paths changed since the last call, to stage them. */
-  statSource(ref: TreeRef, dirty: Dirty): { changed: string[]; removed: string[]; statted: number; present: boolean; fresh: boolean } {
+  /**
+   * Stage a local source: stat it (no hashing) and copy the files whose stat changed since the
+   * last call into the mirror, with their mode, owner and times (as rsync -a would). `staged`
+   * is false when there is no stat cache yet or the source is absent: the caller stages whole.
+   */
+  stageLocal(ref: TreeRef, mirror: string): { changed: string[]; removed: string[]; present: boolean; staged: boolean } {
     const t = this.tree(ref);
     const fresh = t.entries.size === 0;
-    const r = t.refresh({ hash: false, ...(dirty === "all" ? {} : { only: dirty }) });
-    return { changed: r.changed, removed: r.removed, statted: r.statted, present: t.present, fresh };
+    const r = t.refresh({ hash: false, nowMs: this.now() });
+    if (fresh || !t.present) return { changed: r.changed, removed: r.removed, present: t.present, staged: false };
+    const removed = [...r.removed];
+    const changed: string[] = [];
+    for (const p of r.changed) {
+      if (copyInto(ref.dir, mirror, p)) changed.push(p);
+      else {
+        // Vanished since the stat (a CSR removed by a signing): the next pass sees it as new if it returns.
+        t.entries.delete(p);
+        removed.push(p);
+      }
+    }
+    for (const p of removed) rmSync(join(mirror, p), { force: true });
+    return { changed, removed, present: true, staged: true };
   }
 
   inspect(req: InspectRequest): InspectResult {
     const src = this.tree(req.source);
     const dst = this.tree(req.dest);
-    const refresh = (t: Tree, dirty: Dirty) => t.refresh({ hash: true, rehashAll: req.full, ...(dirty === "all" || req.full ? {} : { only: dirty, rehash: dirty }) });
-    const a = refresh(src, req.source.dirty);
-    const b = refresh(dst, req.dest.dirty);
+    const refresh = (t: Tree, dirty: Dirty, certs: boolean) => t.refresh({ hash: true, certs, nowMs: this.now(), rehashAll: req.full, ...(dirty === "all" || req.full ? {} : { only: dirty, rehash: dirty }) });
+    const a = refresh(src, req.source.dirty, true);
+    const b = refresh(dst, req.dest.dirty, false);
     const res = { hashed: a.hashed + b.hashed, hashedBytes: a.hashedBytes + b.hashedBytes, statted: a.statted + b.statted };
-    const source = this.snapshot(req.source, src, req.full);
-    const dest = this.snapshot(req.dest, dst, req.full);
+    const source = this.snapshot(req.source, src, req.full, true);
+    const dest = this.snapshot(req.dest, dst, req.full, false);
     if (source.inventory && dest.inventory && !req.full) {
       dest.inventoryIsSourcePrefix = this.isPrefix(req.source, req.dest);
       if (!dest.inventoryIsSourcePrefix) {
@@ -106,7 +125,7 @@ export class Inspector {
   verify(source: TreeRef, dest: TreeRef, paths: readonly string[]): VerifyResult {
     const src = this.tree(source);
     const dst = this.tree(dest);
-    dst.refresh({ hash: true, only: paths, rehash: paths });
+    dst.refresh({ hash: true, nowMs: this.now(), only: paths, rehash: paths });
     const mismatched: string[] = [];
     for (const [p, e] of src.entries) {
       const d = dst.entries.get(p);
@@ -136,7 +155,8 @@ export class Inspector {
     for (const t of this.trees.values()) t.save();
   }
 
-  private snapshot(ref: TreeRef, t: Tree, full: boolean): CadirSnapshot {
+  /** `certs`: whether signed/ files were checked (the source); the destination's are not needed. */
+  private snapshot(ref: TreeRef, t: Tree, full: boolean, certs: boolean): CadirSnapshot {
     const read = (p: string) => {
       try {
         return readFileSync(join(ref.dir, p));
@@ -147,7 +167,7 @@ export class Inspector {
     const inventory = t.entries.has("inventory.txt") ? (full ? this.parseWhole(ref) : this.appendedInventory(ref, t)) : undefined;
     return describeCadir({
       location: ref.location, present: t.present, manifest: t.manifest(), read,
-      isCert: (p) => t.entries.get(p)?.cert ?? false,
+      isCert: (p) => !certs || (t.entries.get(p)?.cert ?? false),
       ...(inventory ? { inventory } : {}),
     });
   }
@@ -186,6 +206,24 @@ export class Inspector {
     if (d.length > 0 && d[d.length - 1] !== 0x0a) return false;
     const s = readFileSync(join(source.dir, "inventory.txt"));
     return d.length <= s.length && s.subarray(0, d.length).equals(d);
+  }
+}
+
+/** Copy one file into the mirror as `rsync -a` would (mode, owner when root, times); false if it vanished. */
+function copyInto(fromDir: string, toDir: string, rel: string): boolean {
+  const from = join(fromDir, rel);
+  const to = join(toDir, rel);
+  try {
+    mkdirSync(dirname(to), { recursive: true, mode: 0o700 });
+    copyFileSync(from, to);
+    const st = statSync(from);
+    chmodSync(to, st.mode & 0o7777);
+    if (process.getuid?.() === 0) chownSync(to, st.uid, st.gid);
+    utimesSync(to, st.atime, st.mtime);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
   }
 }
 

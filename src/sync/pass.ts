@@ -18,7 +18,7 @@ import type { Logger } from "../log.js";
 import { DeleteLimitError, DivergenceError, IncompleteSourceError, ManifestMismatchError, RsyncError } from "./errors.js";
 import { filesToSave, type Difference } from "./guard.js";
 import type { Dirty, TreeRef } from "./inspect.js";
-import { fileList, listedArgs, listedCopyArgs, mirrorArgs, RSYNC_VANISHED, parseItemized, parseLocation, parseTransferredBytes, runRsync, type Location, type RsyncRunner } from "./rsync.js";
+import { fileList, listedCopyArgs, mirrorArgs, topLevelArgs, RSYNC_VANISHED, parseItemized, parseLocation, parseTransferredBytes, runRsync, type Location, type RsyncRunner } from "./rsync.js";
 import type { Scanner } from "./scanner.js";
 
 export interface PassContext {
@@ -124,29 +124,18 @@ async function prepareMirror(mirror: string): Promise<void> {
 
 /**
  * Bring the source mirror up to date; say which of its paths may have changed. A local source
- * with a stat cache stages only the paths whose stat changed; a remote one (no stat over ssh),
- * the first pass and the full verification stage the whole tree.
+ * with a stat cache has only the paths whose stat changed copied (by the worker); a remote one
+ * (no stat over ssh), the first pass and the full verification stage the whole tree with rsync.
  */
 async function stage(ctx: PassContext, src: Side, mirrorRef: TreeRef, statCache: string): Promise<Dirty> {
   if (src.loc.kind === "remote") return mirrorRemote(ctx, src, ctx.full);
   const statRef: TreeRef = { dir: src.loc.path, cache: statCache, location: mirrorRef.location };
   try {
-    const st = await ctx.scanner.call("statSource", statRef, "all");
-    if (!st.present) {
-      await mirrorWhole(ctx, src, "checksum"); // empties the mirror: the guard reports the absent dir
-      return "all";
-    }
-    if (ctx.full || st.fresh) {
-      await mirrorWhole(ctx, src, "checksum");
-      return "all";
-    }
-    const changed = [...st.changed, ...st.removed];
-    if (changed.length === 0) return [];
-    // A file that vanished while staging (a CSR removed by a signing) is fine: the guard checks
-    // what was staged, and the change that removed it is seen by the next pass.
-    const plan = { from: src.loc, to: { kind: "local", path: src.mirror } as Location, ssh: ctx.ssh };
-    await runRsync(ctx.rsync, listedArgs(plan), `stage ${src.name}`, [RSYNC_VANISHED], fileList(changed));
-    return changed;
+    const st = await ctx.scanner.call("stageLocal", statRef, src.mirror);
+    if (st.staged && !ctx.full) return [...st.changed, ...st.removed];
+    // Absent source: rsync empties the mirror and the guard reports the absent dir.
+    await mirrorWhole(ctx, src, "checksum");
+    return "all";
   } catch (err) {
     // The stat cache may now claim what was not staged: forget it, the next pass stages everything.
     await ctx.scanner.call("forget", statRef);
@@ -154,11 +143,23 @@ async function stage(ctx: PassContext, src: Side, mirrorRef: TreeRef, statCache:
   }
 }
 
-/** Refresh the mirror of a remote cadir: the paths rsync changed ("all" after --checksum). */
+/**
+ * Refresh the mirror of a remote cadir: the paths rsync changed ("all" after --checksum). Not
+ * full: rsync's quick check (size and mtime) over the tree, which sees every new, removed or
+ * resized file, then --checksum over the top-level files (serial, inventory.txt, ca_crl.pem...),
+ * which puppetserver rewrites in place, maybe within the same second at the same size. A signed
+ * cert rewritten in place at the same size and second waits for the full verification.
+ */
 async function mirrorRemote(ctx: PassContext, s: Side, full: boolean): Promise<Dirty> {
   await prepareMirror(s.mirror);
-  const changed = await mirrorWhole(ctx, s, full ? "checksum" : "quick");
-  return full ? "all" : changed;
+  if (full) {
+    await mirrorWhole(ctx, s, "checksum");
+    return "all";
+  }
+  const changed = await mirrorWhole(ctx, s, "quick");
+  const plan = { from: s.loc, to: { kind: "local", path: s.mirror } as Location, ssh: ctx.ssh };
+  const top = await runRsync(ctx.rsync, topLevelArgs(plan), `mirror ${s.name} (top-level files)`, [RSYNC_VANISHED]);
+  return [...changed, ...parseItemized(top.stdout).updates];
 }
 
 async function mirrorWhole(ctx: PassContext, s: Side, compare: "checksum" | "quick"): Promise<string[]> {

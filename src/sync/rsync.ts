@@ -53,16 +53,10 @@ export function mirrorArgs(plan: CopyPlan, compare: "checksum" | "quick" = "chec
 }
 
 /**
- * Stage or copy exactly the paths given on stdin (NUL-separated): the incremental pass, whose
- * manifest cache already knows what changed. Every listed file is transferred whatever its size
- * and mtime say (a file rewritten with its mtime restored is still copied); a listed path missing
- * on the sending side is deleted on the receiving side.
+ * The incremental copy: exactly the paths given on stdin (NUL-separated), which the manifests
+ * showed to differ. Every listed file is transferred whatever its size and mtime say; a listed
+ * path missing in the staged source is deleted. The safety options are copyArgs'.
  */
-export function listedArgs(plan: CopyPlan): string[] {
-  return [...base(plan, "always"), "--from0", "--files-from=-", "--delete-missing-args", "--itemize-changes", "--", operand(plan.from), operand(plan.to)];
-}
-
-/** The incremental copy: listedArgs with the copy's safety options (see copyArgs). */
 export function listedCopyArgs(plan: CopyPlan & { backupDir: string; maxDeletes: number }): string[] {
   return [
     ...base(plan, "always"), "--from0", "--files-from=-", "--delete-missing-args", "--delay-updates",
@@ -74,6 +68,11 @@ export function listedCopyArgs(plan: CopyPlan & { backupDir: string; maxDeletes:
 /** The stdin of a --from0 --files-from=- run. */
 export function fileList(paths: readonly string[]): string {
   return paths.map((p) => `${p}\0`).join("");
+}
+
+/** The files at the top of a cadir only, compared by checksum (no deletions: mirrorArgs does those). */
+export function topLevelArgs(plan: CopyPlan): string[] {
+  return [...base(plan), "--exclude=*/", "--exclude=*[0-9]tmp", "--itemize-changes", "--", operand(plan.from), operand(plan.to)];
 }
 
 /** rsync exit 24: "some files vanished before they could be transferred" (a CSR signed mid-copy). */

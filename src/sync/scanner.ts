@@ -3,10 +3,11 @@
 // worker starts on the first call and is unref'ed while idle (it never keeps a process alive).
 import { Worker } from "node:worker_threads";
 import { CadirError } from "./errors.js";
-import type { Dirty, InspectRequest, InspectResult, Inspector, TreeRef, VerifyResult } from "./inspect.js";
+import type { InspectRequest, InspectResult, Inspector, TreeRef, VerifyResult } from "./inspect.js";
+import { callInspector } from "./scan-call.js";
 
 type Ops = {
-  statSource: { args: [TreeRef, Dirty]; result: ReturnType<Inspector["statSource"]> };
+  stageLocal: { args: [TreeRef, string]; result: ReturnType<Inspector["stageLocal"]> };
   inspect: { args: [InspectRequest]; result: InspectResult };
   verify: { args: [TreeRef, TreeRef, readonly string[]]; result: VerifyResult };
   forget: { args: [Pick<TreeRef, "cache">]; result: void };
@@ -71,5 +72,20 @@ export function workerScanner(): Scanner {
       worker = undefined;
       if (w) await w.terminate();
     },
+  };
+}
+
+/** Run an Inspector on this thread (tests that inject its clock; tools with no event loop to protect). */
+export function inProcessScanner(inspector: Inspector): Scanner {
+  let id = 0;
+  return {
+    call(op, ...args) {
+      try {
+        return Promise.resolve(callInspector(inspector, { id: ++id, op, args } as ScanRequest) as never);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    },
+    close: () => Promise.resolve(),
   };
 }

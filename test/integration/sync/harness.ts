@@ -9,6 +9,7 @@ import { staticArbiter } from "../../../src/sync/arbiter.js";
 import { isTransient } from "../../../src/sync/cadir.js";
 import { syncSection, type SyncConfig } from "../../../src/sync/config.js";
 import { createSyncService, type PassReport, type SyncService } from "../../../src/sync/service.js";
+import type { Scanner } from "../../../src/sync/scanner.js";
 import type { CronFactory } from "../../../src/sync/triggers.js";
 import { FakeCadir } from "../../helpers/cadir.js";
 import { createTestCa } from "../../helpers/pki.js";
@@ -35,7 +36,7 @@ export interface Harness {
   source: FakeCadir;
 }
 
-export function makeHarness(t: TestContext, opts: { config?: Record<string, unknown>; watch?: boolean; fill?: boolean } = {}): Harness {
+export function makeHarness(t: TestContext, opts: { config?: Record<string, unknown>; watch?: boolean; fill?: boolean; scanner?: Scanner } = {}): Harness {
   const root = mkdtempSync(join(tmpdir(), "puppet-ha-sync-"));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const ca1 = join(root, "ca1");
@@ -64,7 +65,7 @@ export function makeHarness(t: TestContext, opts: { config?: Record<string, unkn
     return { stop: () => undefined };
   };
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
-  const service = createSyncService({ config, arbiter, env, cron });
+  const service = createSyncService({ config, arbiter, env, cron, ...(opts.scanner ? { scanner: opts.scanner } : {}) });
   t.after(() => service.stop());
   return { root, ca1, ca2, backupDir, bin, env, config, arbiter, service, cron: () => fire(), source };
 }
