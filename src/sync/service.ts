@@ -157,7 +157,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     tracker.passStarted(t0);
     let state: ArbiterState | undefined;
     let bytes = 0;
-    let verified: { manifest: string; files: number; full: boolean; hashed: number } | undefined;
+    let verified: { manifest: string; files: number; hashed: number } | undefined;
+    let full: boolean | undefined;
     try {
       state = await opts.arbiter.current();
       if (!(state.active in cfg.cadirs)) throw new ArbiterError(`the active CA "${state.active}" is not one of sync.cadirs`);
@@ -174,7 +175,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         throw new FencingError(decision.reason);
       }
       const actingFor = state;
-      const full = wantsFullVerification(reasons, state.epoch, await lastVerified(dest), clock.now());
+      full = wantsFullVerification(reasons, state.epoch, await lastVerified(dest), clock.now());
       const outcome = await runPass({
         scanner,
         full,
@@ -197,7 +198,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         },
       });
       bytes = outcome.bytes;
-      verified = { manifest: outcome.digest, files: outcome.files, full: outcome.full, hashed: outcome.hashed };
+      verified = { manifest: outcome.digest, files: outcome.files, hashed: outcome.hashed };
       if (full) {
         const v = { epoch: state.epoch, at: clock.now() };
         verifiedAt.set(dest, v);
@@ -221,13 +222,14 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         destination: dest, ok: !error, result, epoch: state?.epoch ?? null, source: state?.active ?? null,
         durationMs: now - t0, bytes, reasons: [...reasons],
         ...(verified ?? {}),
+        ...(full !== undefined ? { full } : {}),
         ...(error ? { error } : {}),
         ...(error instanceof DivergenceError ? { differences: error.differences } : {}),
       };
       tracker.passEnded(now, { result, bytes, epoch: report.epoch, reasons: report.reasons },
         error ? errorView(error, now) : undefined,
         error instanceof DivergenceError ? { differences: [...error.differences], savedTo: error.savedTo ?? null } : undefined);
-      const line = { destination: dest, source: report.source, epoch: report.epoch, result, durationMs: report.durationMs, bytes, reasons: report.reasons, ...(verified ? { full: verified.full, files: verified.files, hashed: verified.hashed } : {}) };
+      const line = { destination: dest, source: report.source, epoch: report.epoch, result, durationMs: report.durationMs, bytes, reasons: report.reasons, ...(full !== undefined ? { full } : {}), ...(verified ? { files: verified.files, hashed: verified.hashed } : {}) };
       if (error) log.warn({ ...line, code: error.code, err: error.message }, "sync pass failed");
       // A failed pass (not a divergence: that waits for an operator) is retried soon rather than
       // at the next cron tick, so a standby does not stay behind for a minute after a burst.
