@@ -74,10 +74,11 @@ export class Inspector {
    * last call into the mirror, with their mode, owner and times (as rsync -a would). `staged`
    * is false when there is no stat cache yet or the source is absent: the caller stages whole.
    */
-  stageLocal(ref: TreeRef, mirror: string): { changed: string[]; removed: string[]; present: boolean; staged: boolean } {
+  stageLocal(ref: TreeRef, mirror: string, dirty: Dirty): { changed: string[]; removed: string[]; present: boolean; staged: boolean } {
     const t = this.tree(ref);
     const fresh = t.entries.size === 0;
-    const r = t.refresh({ hash: false, nowMs: this.now() });
+    // Paths the journal named are staged whatever their stat says (a rewrite within one clock tick).
+    const r = t.refresh({ hash: false, nowMs: this.now(), ...(dirty === "all" || fresh ? {} : { only: dirty, rehash: dirty }) });
     if (fresh || !t.present) return { changed: r.changed, removed: r.removed, present: t.present, staged: false };
     const removed = [...r.removed];
     const changed: string[] = [];

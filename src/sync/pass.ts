@@ -18,6 +18,7 @@ import type { Logger } from "../log.js";
 import { DeleteLimitError, DivergenceError, IncompleteSourceError, ManifestMismatchError, RsyncError } from "./errors.js";
 import { filesToSave, type Difference } from "./guard.js";
 import type { Dirty, TreeRef } from "./inspect.js";
+import type { Journal } from "./journal.js";
 import { fileList, listedCopyArgs, mirrorArgs, topLevelArgs, RSYNC_VANISHED, parseItemized, parseLocation, parseTransferredBytes, runRsync, type Location, type RsyncRunner } from "./rsync.js";
 import type { Scanner } from "./scanner.js";
 
@@ -32,6 +33,8 @@ export interface PassContext {
   ssh: readonly string[];
   rsync: RsyncRunner;
   scanner: Scanner;
+  /** The change journal of a local cadir (absent: every pass stats the whole tree). */
+  journal?: (dir: string) => Journal;
   /** The full verification: no cache is trusted. */
   full: boolean;
   log: Logger;
@@ -78,7 +81,7 @@ export async function runPass(ctx: PassContext): Promise<PassOutcome> {
   await prepareMirror(src.mirror);
 
   const sourceDirty = await stage(ctx, src, mirrorRef, cache("source-stat"));
-  const destDirty: Dirty = dst.loc.kind === "local" ? "all" : await mirrorRemote(ctx, dst, ctx.full);
+  const destDirty: Dirty = dst.loc.kind === "local" ? await journaled(ctx, dst.loc.path) : await mirrorRemote(ctx, dst, ctx.full);
   const plan = await ctx.scanner.call("inspect", { source: { ...mirrorRef, dirty: sourceDirty }, dest: { ...destRef, dirty: destDirty }, full: ctx.full });
   const { verdict } = plan;
   if (verdict.verdict === "incomplete-source") throw new IncompleteSourceError(`${src.name} (${mirrorRef.location})`, verdict.problems);
@@ -131,7 +134,7 @@ async function stage(ctx: PassContext, src: Side, mirrorRef: TreeRef, statCache:
   if (src.loc.kind === "remote") return mirrorRemote(ctx, src, ctx.full);
   const statRef: TreeRef = { dir: src.loc.path, cache: statCache, location: mirrorRef.location };
   try {
-    const st = await ctx.scanner.call("stageLocal", statRef, src.mirror);
+    const st = await ctx.scanner.call("stageLocal", statRef, src.mirror, await journaled(ctx, src.loc.path));
     if (st.staged && !ctx.full) return [...st.changed, ...st.removed];
     // Absent source: rsync empties the mirror and the guard reports the absent dir.
     await mirrorWhole(ctx, src, "checksum");
@@ -141,6 +144,19 @@ async function stage(ctx: PassContext, src: Side, mirrorRef: TreeRef, statCache:
     await ctx.scanner.call("forget", statRef);
     throw err;
   }
+}
+
+/**
+ * What may have changed in a local cadir: the journal's paths when it can vouch for them. The
+ * kernel queued the events of every write finished before this call; one turn of the event loop
+ * (I/O callbacks run before setImmediate's) hands them to the journal before it is read.
+ */
+async function journaled(ctx: PassContext, dir: string): Promise<Dirty> {
+  if (!ctx.journal) return "all";
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  const j = ctx.journal(dir).take(); // also when full: the journal then starts afresh from here
+  return j.complete && !ctx.full ? j.paths : "all";
 }
 
 /**

@@ -3,11 +3,11 @@
 // worker starts on the first call and is unref'ed while idle (it never keeps a process alive).
 import { Worker } from "node:worker_threads";
 import { CadirError } from "./errors.js";
-import type { InspectRequest, InspectResult, Inspector, TreeRef, VerifyResult } from "./inspect.js";
+import type { Dirty, InspectRequest, InspectResult, Inspector, TreeRef, VerifyResult } from "./inspect.js";
 import { callInspector } from "./scan-call.js";
 
 type Ops = {
-  stageLocal: { args: [TreeRef, string]; result: ReturnType<Inspector["stageLocal"]> };
+  stageLocal: { args: [TreeRef, string, Dirty]; result: ReturnType<Inspector["stageLocal"]> };
   inspect: { args: [InspectRequest]; result: InspectResult };
   verify: { args: [TreeRef, TreeRef, readonly string[]]; result: VerifyResult };
   forget: { args: [Pick<TreeRef, "cache">]; result: void };

@@ -13,6 +13,7 @@ import { fencePass, fenceRecheck } from "./fence.js";
 import type { Difference } from "./guard.js";
 import { runPass } from "./pass.js";
 import { parseLocation } from "./rsync.js";
+import { Journal } from "./journal.js";
 import { workerScanner, type Scanner } from "./scanner.js";
 import { advanceSerialFile, type SerialAdvance } from "./serial.js";
 import { DestinationTracker, type DestinationStatus, type SyncState } from "./status.js";
@@ -120,6 +121,12 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
   const wantEpoch = new Map<string, number>();
   const advanced = new Map<string, SerialAdvance>();
   const scanner = opts.scanner ?? workerScanner();
+  const journals = new Map<string, Journal>();
+  const journal = (dir: string) => {
+    let j = journals.get(dir);
+    if (!j) journals.set(dir, (j = new Journal(dir)));
+    return j;
+  };
   /** Each destination's last successful full verification (also on disk, for `--once`). */
   const verifiedAt = new Map<string, Verified>();
   const verifiedFile = (dest: string) => join(cfg.workDir, dest, "cache", "verified.json");
@@ -178,6 +185,9 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       full = wantsFullVerification(reasons, state.epoch, await lastVerified(dest), clock.now());
       const outcome = await runPass({
         scanner,
+        // The final pull of a failback (CA writes held) stats every file: it must not depend on
+        // inotify having delivered the last write's event, whatever the odds.
+        ...(cfg.watch && !reasons.some((r) => r.startsWith("final-pull")) ? { journal } : {}),
         full,
         destination: dest,
         source: state.active,
@@ -307,6 +317,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       await Promise.all([...workers.values()].map((w) => w.close()));
       await scanner.call("save").catch((err: unknown) => log.warn({ err: (err as Error).message }, "manifest cache not saved"));
       await scanner.close();
+      for (const j of journals.values()) j.stop();
+      journals.clear();
     },
     async requestPass(destination, reason = "request") {
       if (destination === undefined) return requestAll(reason);

@@ -14,8 +14,11 @@ import { inProcessScanner } from "../../../src/sync/scanner.js";
 import { createSyncService } from "../../../src/sync/service.js";
 import { contentsOf, differingPaths, fakeExecutable, makeHarness, nextPass, onCopy, type Harness } from "./harness.js";
 
-async function synced(t: TestContext, opts: { before?: (h: Harness) => void } = {}): Promise<Harness> {
-  const h = makeHarness(t, { fill: true, scanner: inProcessScanner(new Inspector(() => Date.now() + 10_000)) });
+/** Both ways a pass learns what changed: a stat of every file, or the change journal (watch mode). */
+const MODES = [{ suffix: "", watch: false }, { suffix: " [change journal]", watch: true }] as const;
+
+async function synced(t: TestContext, opts: { before?: (h: Harness) => void; watch?: boolean } = {}): Promise<Harness> {
+  const h = makeHarness(t, { fill: true, watch: opts.watch ?? false, scanner: inProcessScanner(new Inspector(() => Date.now() + 10_000)) });
   opts.before?.(h);
   const [r] = await h.service.requestPass("ca2");
   assert.equal(r?.result, "in-sync", r?.error?.message);
@@ -53,8 +56,8 @@ function signInPlace(h: Harness, certname: string): void {
   appendFileSync(join(h.ca1, "inventory.txt"), h.source.text("inventory.txt").split("\n").at(-2) + "\n");
 }
 
-test("a no-change pass hashes nothing; a signing hashes and copies only what it changed", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a no-change pass hashes nothing; a signing hashes and copies only what it changed${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   const idle = await pass(h);
   assert.equal(idle.result, "in-sync");
   assert.equal(idle.hashed, 0);
@@ -65,16 +68,16 @@ test("a no-change pass hashes nothing; a signing hashes and copies only what it 
   assert.deepEqual(await differingPaths(h.ca1, h.ca2), []);
 });
 
-test("a source file rewritten at the same size with its mtime put back is still copied (ctime)", async (t) => {
-  const h = await synced(t, { before: (x) => writeFileSync(join(x.ca1, "requests", "n.pem"), "csr-version-1") });
+for (const m of MODES) test(`a source file rewritten at the same size with its mtime put back is still copied (ctime)${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch, before: (x) => writeFileSync(join(x.ca1, "requests", "n.pem"), "csr-version-1") });
   sameSizeSameMtime(join(h.ca1, "requests", "n.pem"), () => "csr-version-2");
   const r = await pass(h);
   assert.equal(r.result, "in-sync", r.error?.message);
   assert.equal(readFileSync(join(h.ca2, "requests", "n.pem"), "utf8"), "csr-version-2");
 });
 
-test("a destination cert rewritten at the same size with its mtime put back is a divergence (ctime)", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a destination cert rewritten at the same size with its mtime put back is a divergence (ctime)${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   sameSizeSameMtime(join(h.ca2, "signed", "node1.pem"), (s) => s.replace(/\n(.)(.)/, "\n$2$1"));
   const before = await contentsOf(h.ca2);
   const r = await pass(h);
@@ -84,8 +87,8 @@ test("a destination cert rewritten at the same size with its mtime put back is a
   assert.deepEqual(await contentsOf(h.ca2), before, "destination untouched");
 });
 
-test("a destination inventory truncated at a line end is repaired; the old one is backed up", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a destination inventory truncated at a line end is repaired; the old one is backed up${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   signInPlace(h, "node2");
   await pass(h);
   const full = readFileSync(join(h.ca2, "inventory.txt"), "utf8");
@@ -99,8 +102,8 @@ test("a destination inventory truncated at a line end is repaired; the old one i
   assert.equal(readFileSync(join(last, "inventory.txt"), "utf8"), truncated);
 });
 
-test("a destination inventory truncated mid-line is refused, as a full check refuses it", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a destination inventory truncated mid-line is refused, as a full check refuses it${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   const full = readFileSync(join(h.ca2, "inventory.txt"), "utf8");
   writeFileSync(join(h.ca2, "inventory.txt"), full.slice(0, -3)); // "/CN=node1\n" -> "/CN=nod"
   const r = await pass(h);
@@ -109,8 +112,8 @@ test("a destination inventory truncated mid-line is refused, as a full check ref
   assert.deepEqual(r.error.differences.map((d) => [d.kind, d.serial, d.subject]), [["inventory-subject", "0x0002", "/CN=nod"]]);
 });
 
-test("a rewritten (not appended) source inventory is compared line by line", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a rewritten (not appended) source inventory is compared line by line${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   const inv = join(h.ca1, "inventory.txt");
   writeFileSync(inv, readFileSync(inv, "utf8").replace("/CN=node1\n", "/CN=nodeX\n"));
   const r = await pass(h);
@@ -119,8 +122,8 @@ test("a rewritten (not appended) source inventory is compared line by line", asy
   assert.deepEqual(r.error.differences.map((d) => [d.kind, d.serial, d.subject, d.sourceSubject]), [["inventory-subject", "0x0002", "/CN=node1", "/CN=nodeX"]]);
 });
 
-test("a bad line rewritten into the middle of the source inventory makes it incomplete", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a bad line rewritten into the middle of the source inventory makes it incomplete${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   signInPlace(h, "node2");
   await pass(h);
   const inv = join(h.ca1, "inventory.txt");
@@ -133,8 +136,8 @@ test("a bad line rewritten into the middle of the source inventory makes it inco
   assert.deepEqual(r.error.problems, ["inventory.txt line 2 does not parse: \"0x0002 garbage\""]);
 });
 
-test("a source serial that went backwards is a divergence", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a source serial that went backwards is a divergence${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   writeFileSync(join(h.ca1, "serial"), "0002");
   const r = await pass(h);
   assert.equal(r.result, "diverged");
@@ -142,8 +145,8 @@ test("a source serial that went backwards is a divergence", async (t) => {
   assert.deepEqual(r.error.differences.map((d) => [d.kind, d.source, d.destination]), [["serial", "0x0002", "0x0003"]]);
 });
 
-test("a source CRL with a lower number than the destination's is a divergence", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a source CRL with a lower number than the destination's is a divergence${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   const dst = h.source.clone();
   dst.revoke("0x0002");
   writeFileSync(join(h.ca2, "ca_crl.pem"), dst.files.get("ca_crl.pem") as Buffer);
@@ -177,8 +180,8 @@ test("a destination-only cert among 10,000 is found by an incremental pass and s
   assert.ok(existsSync(join(h.ca2, "signed", "rogue.pem")), "never deleted");
 });
 
-test("a file appearing in the source during a pass is copied by the next pass, never half", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a file appearing in the source during a pass is copied by the next pass, never half${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   fakeExecutable(h.bin, "rsync", onCopy(`printf csr > "${join(h.ca1, "requests", "late.pem")}"`));
   signInPlace(h, "node2");
   const r = await pass(h);
@@ -190,8 +193,8 @@ test("a file appearing in the source during a pass is copied by the next pass, n
   assert.deepEqual(await differingPaths(h.ca1, h.ca2), []);
 });
 
-test("a signed cert caught mid-write is never copied; once complete it is", async (t) => {
-  const h = await synced(t);
+for (const m of MODES) test(`a signed cert caught mid-write is never copied; once complete it is${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch });
   h.source.sign("node2");
   const pem = h.source.files.get("signed/node2.pem") as Buffer;
   writeFileSync(join(h.ca1, "signed", "node2.pem"), pem.subarray(0, 300));
