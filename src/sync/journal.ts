@@ -22,7 +22,15 @@ export class Journal {
   /** Everything since the last take is known (false until watching, and after any doubt). */
   private trusted = false;
 
-  constructor(readonly dir: string) {}
+  /**
+   * @param onChange told of every path seen changing; a journal given one is a trigger only and
+   *   keeps no list (nobody takes it)
+   */
+  constructor(readonly dir: string, private readonly onChange?: (path: string) => void) {}
+
+  get watching(): boolean {
+    return this.watchers.size > 0;
+  }
 
   /** What changed since the last take; starts watching on the first call. */
   take(): JournalTake {
@@ -54,7 +62,7 @@ export class Journal {
     const abs = rel ? join(this.dir, rel) : this.dir;
     const ino = statSync(abs).ino;
     const w = watch(abs, { persistent: false }, (_event, name) => this.seen(rel, name));
-    w.on("error", () => this.stop()); // rebuilt (and the tree stat whole) at the next take
+    w.on("error", () => this.reset());
     this.watchers.set(rel, { w, ino });
     for (const e of readdirSync(abs, { withFileTypes: true })) {
       const p = rel ? `${rel}/${e.name}` : e.name;
@@ -70,14 +78,24 @@ export class Journal {
     if (watched) {
       // A watched directory: its times changed (rsync sets them; its files report their own
       // events), or it was renamed or removed: then watch afresh and stat everything once.
-      if (inodeOf(join(this.dir, p)) !== watched.ino) this.stop();
+      if (inodeOf(join(this.dir, p)) !== watched.ino) this.reset();
       return;
     }
-    this.dirty.add(p);
+    if (this.onChange) this.onChange(p);
+    else this.dirty.add(p);
     try {
       if (statSync(join(this.dir, p)).isDirectory()) this.watchDir(p); // new: the pass walks it
     } catch {
       // gone again, or not a directory
+    }
+  }
+
+  /** Stop watching: a journal is rebuilt (and its tree stat whole) at the next take; a trigger at once. */
+  private reset(): void {
+    this.stop();
+    if (this.onChange) {
+      this.start();
+      this.onChange(".");
     }
   }
 

@@ -17,7 +17,7 @@ import { Journal } from "./journal.js";
 import { workerScanner, type Scanner } from "./scanner.js";
 import { advanceSerialFile, type SerialAdvance } from "./serial.js";
 import { DestinationTracker, type DestinationStatus, type SyncState } from "./status.js";
-import { chokidarCadir, debouncer, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
+import { debouncer, inotifyCadir, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
 import { PassWorker } from "./worker.js";
 
 export interface PassReport {
@@ -283,7 +283,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     log.info({ dir, active }, "watching the active cadir");
     watcher = {
       dir,
-      w: (opts.watch ?? chokidarCadir)(dir, (path) => {
+      w: (opts.watch ?? inotifyCadir)(dir, (path) => {
         const now = clock.now();
         for (const t of trackers.values()) if (!t.isActive) t.changeSeen(now);
         events.emit("change", path);
