@@ -56,6 +56,7 @@ interface InventoryMemo {
 export class Inspector {
   private readonly trees = new Map<string, Tree>();
   private readonly inventories = new Map<string, InventoryMemo>();
+  private readonly digests = new WeakMap<Tree, { generation: number; digest: string }>();
 
   /** @param now the wall clock (ms) for the racy rule; tests move it on instead of sleeping */
   constructor(private readonly now: () => number = Date.now) {}
@@ -138,12 +139,21 @@ export class Inspector {
 
   /** sha256 over sorted "path size sha256" lines: the state "in sync at epoch E with X". */
   digest(t: Tree): string {
+    const cached = this.digests.get(t);
+    if (cached && cached.generation === t.generation) return cached.digest;
     const h = createHash("sha256");
+    let chunk = "";
     for (const p of t.sortedPaths()) {
       const e = t.entries.get(p);
-      if (e) h.update(`${p} ${e.size} ${e.sha256}\n`);
+      if (e) chunk += `${p} ${e.size} ${e.sha256}\n`;
+      if (chunk.length > 65_536) {
+        h.update(chunk);
+        chunk = "";
+      }
     }
-    return h.digest("hex");
+    const digest = h.update(chunk).digest("hex");
+    this.digests.set(t, { generation: t.generation, digest });
+    return digest;
   }
 
   /** Forget a tree's cache (it was written outside our view, e.g. a failed copy). */

@@ -143,6 +143,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
   let cronTask: Stoppable | undefined;
   let watcher: { dir: string; w: Stoppable } | undefined;
   let started = false;
+  let stopped = false;
   const debounce = debouncer(clock, cfg.debounce, Math.max(cfg.debounce, 1000), () => void requestAll("watch"));
 
   const workers = new Map(destinations.map((d) => [d, new PassWorker<PassReport>(
@@ -307,6 +308,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       cronTask = (opts.cron ?? nodeCron)(cfg.schedule, () => void requestAll("schedule"));
     },
     async stop() {
+      if (stopped) return;
+      stopped = true;
       started = false;
       for (const t of retries.values()) clock.clearTimeout(t);
       retries.clear();

@@ -38,7 +38,12 @@ export interface Harness {
 
 export function makeHarness(t: TestContext, opts: { config?: Record<string, unknown>; watch?: boolean; fill?: boolean; scanner?: Scanner } = {}): Harness {
   const root = mkdtempSync(join(tmpdir(), "puppet-ha-sync-"));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // The service (created below) stops first: its last cache save writes under root.
+  const live: { service?: SyncService } = {};
+  t.after(async () => {
+    await live.service?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
   const ca1 = join(root, "ca1");
   const ca2 = join(root, "ca2");
   const backupDir = join(root, "backups");
@@ -66,7 +71,7 @@ export function makeHarness(t: TestContext, opts: { config?: Record<string, unkn
   };
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
   const service = createSyncService({ config, arbiter, env, cron, ...(opts.scanner ? { scanner: opts.scanner } : {}) });
-  t.after(() => service.stop());
+  live.service = service;
   return { root, ca1, ca2, backupDir, bin, env, config, arbiter, service, cron: () => fire(), source };
 }
 
