@@ -1,10 +1,7 @@
-// A cadir read into memory and parsed: serial, inventory.txt, ca_crl.pem, ca_crt.pem/ca_key.pem,
-// and a manifest (path, size, sha256) of every file. Parsing is pure (tests feed file maps);
-// readCadir is the only I/O here. A cadir is small (a few KB per issued cert), so reading it whole
-// each pass is cheap and gives the guard one consistent view.
+// What the guard knows of a cadir: a manifest (path, size, sha256) of every file, and the parsed
+// serial, inventory.txt, ca_crl.pem, ca_crt.pem/ca_key.pem. Pure: the manifest and file contents
+// come from the caller (tree.ts and snapshot.ts in the sync worker, file maps in tests).
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { caCrlOf, type CrlInfo } from "../pki.js";
 
 export interface InventoryEntry {
@@ -71,17 +68,34 @@ export interface CadirSnapshot {
   location: string;
   /** False when the directory does not exist. */
   present: boolean;
-  files: ReadonlyMap<string, Buffer>;
   manifest: Manifest;
   serial?: bigint;
   serialError?: string;
+  /** Parsed inventory.txt. The incremental path parses only appended lines: `entries` may then be partial. */
   inventory?: Inventory;
+  /**
+   * Set on a destination by the incremental path: its inventory.txt is byte for byte a prefix of
+   * the source's ending at a line end, so every line it has is a source line (no line-by-line check).
+   */
+  inventoryIsSourcePrefix?: boolean;
   crl?: CrlInfo;
   crlError?: string;
   caCertError?: string;
   caKeyError?: string;
   /** signed/*.pem files that are not one parseable certificate (e.g. caught mid-write). */
   badSigned?: string[];
+}
+
+/** What a snapshot is made of: the manifest, a reader for the few small files parsed, and cert checks. */
+export interface CadirParts {
+  location: string;
+  present: boolean;
+  manifest: Manifest;
+  read: (path: string) => Buffer | undefined;
+  /** Whether signed/<path> is one parseable certificate. */
+  isCert: (path: string) => boolean;
+  /** An inventory already parsed (incrementally); otherwise inventory.txt is read and parsed whole. */
+  inventory?: Inventory;
 }
 
 export const REQUIRED_FILES = ["ca_crt.pem", "ca_key.pem", "ca_crl.pem", "serial", "inventory.txt"] as const;
@@ -105,10 +119,16 @@ export function manifestOf(files: ReadonlyMap<string, Buffer>): Manifest {
   return m;
 }
 
-/** Parse a cadir from its files (relative path → content). Never throws: problems are recorded. */
+/** Parse a cadir from its files (relative path → content), e.g. in tests. Never throws. */
 export function snapshotOf(location: string, files: ReadonlyMap<string, Buffer>, present = true): CadirSnapshot {
-  const snap: CadirSnapshot = { location, present, files, manifest: manifestOf(files) };
-  const text = (p: string) => files.get(p)?.toString("utf8");
+  return describeCadir({ location, present, manifest: manifestOf(files), read: (p) => files.get(p), isCert: (p) => parsesAsCert(files.get(p) as Buffer) });
+}
+
+/** Parse the small files of a cadir (serial, CA cert and key, CRL) and gather problems. Never throws. */
+export function describeCadir(parts: CadirParts): CadirSnapshot {
+  const { location, present, manifest } = parts;
+  const snap: CadirSnapshot = { location, present, manifest };
+  const text = (p: string) => (manifest.has(p) ? parts.read(p)?.toString("utf8") : undefined);
   const serial = text("serial");
   if (serial !== undefined) {
     try {
@@ -117,8 +137,11 @@ export function snapshotOf(location: string, files: ReadonlyMap<string, Buffer>,
       snap.serialError = (err as Error).message;
     }
   }
-  const inventory = text("inventory.txt");
-  if (inventory !== undefined) snap.inventory = parseInventory(inventory);
+  if (parts.inventory) snap.inventory = parts.inventory;
+  else {
+    const inventory = text("inventory.txt");
+    if (inventory !== undefined) snap.inventory = parseInventory(inventory);
+  }
   const cert = text("ca_crt.pem");
   if (cert !== undefined) {
     try {
@@ -135,7 +158,7 @@ export function snapshotOf(location: string, files: ReadonlyMap<string, Buffer>,
       snap.caKeyError = `ca_key.pem does not parse: ${(err as Error).message}`;
     }
   }
-  const badSigned = [...files.keys()].filter((p) => p.startsWith("signed/") && !parsesAsCert(files.get(p) as Buffer));
+  const badSigned = [...manifest.keys()].filter((p) => p.startsWith("signed/") && !parts.isCert(p));
   if (badSigned.length > 0) snap.badSigned = badSigned;
   const crl = text("ca_crl.pem");
   if (crl !== undefined) {
@@ -148,7 +171,7 @@ export function snapshotOf(location: string, files: ReadonlyMap<string, Buffer>,
   return snap;
 }
 
-function parsesAsCert(pem: Buffer): boolean {
+export function parsesAsCert(pem: Buffer): boolean {
   try {
     new X509Certificate(pem);
     return /-----END CERTIFICATE-----\s*$/.test(pem.toString("latin1"));
@@ -160,45 +183,11 @@ function parsesAsCert(pem: Buffer): boolean {
 /** Why a snapshot is not a complete CA dir (empty list: complete). */
 export function completenessProblems(s: CadirSnapshot): string[] {
   if (!s.present) return ["the directory does not exist"];
-  const out: string[] = REQUIRED_FILES.filter((f) => !s.files.has(f)).map((f) => `${f} is missing`);
+  const out: string[] = REQUIRED_FILES.filter((f) => !s.manifest.has(f)).map((f) => `${f} is missing`);
   for (const e of [s.caCertError, s.caKeyError, s.crlError]) if (e) out.push(e);
   if (s.serialError) out.push(s.serialError);
   if (s.crl && s.crl.number === undefined) out.push("ca_crl.pem has no CRL Number");
   for (const p of s.badSigned ?? []) out.push(`${p} is not a certificate`);
   for (const p of s.inventory?.problems ?? []) out.push(`inventory.txt line ${p.line} does not parse: ${JSON.stringify(p.text)}`);
   return out;
-}
-
-/** Read every regular file under a local cadir (transient rsync files left out). */
-export async function readCadir(dir: string, location = dir): Promise<CadirSnapshot> {
-  const files = new Map<string, Buffer>();
-  const vanished = (err: unknown) => (err as NodeJS.ErrnoException).code === "ENOENT";
-  async function walk(rel: string): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(join(dir, rel), { withFileTypes: true });
-    } catch (err) {
-      if (rel !== "" && vanished(err)) return; // removed while we read: the next pass sees it
-      throw err;
-    }
-    for (const e of entries) {
-      const p = rel ? `${rel}/${e.name}` : e.name;
-      if (isTransient(p)) continue;
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        try {
-          files.set(p, await readFile(join(dir, p)));
-        } catch (err) {
-          if (!vanished(err)) throw err;
-        }
-      }
-    }
-  }
-  try {
-    await walk("");
-  } catch (err) {
-    if (vanished(err)) return snapshotOf(location, files, false);
-    throw err;
-  }
-  return snapshotOf(location, files, true);
 }

@@ -1,19 +1,26 @@
-// One guarded pass for one destination: stage the source, snapshot both sides, guard, dry-run
-// (delete cap), copy, verify manifests.
+// One guarded pass for one destination: stage the source, refresh both manifests, guard, check
+// the delete cap, copy the changed paths, verify.
 //
-// The source (the active CA's cadir, local or remote) is first staged into a local mirror with
-// `rsync --checksum`, and everything after works on that mirror: the guard approves exactly the
-// bytes that are then copied, even while the active CA keeps writing (a file caught mid-write is
-// refused by the guard and picked up by the next pass, never copied). A remote destination is
-// read through a mirror as well, so guard and manifest code never speak ssh.
+// The source (the active CA's cadir, local or remote) is first staged into a local mirror, and
+// everything after works on that mirror: the guard approves exactly the bytes that are then
+// copied, even while the active CA keeps writing (a file caught mid-write is refused by the guard
+// and picked up by the next pass, never copied). A remote destination is read through a mirror as
+// well, so guard and manifest code never speak ssh.
+//
+// Incremental: a pass costs what changed. The manifest caches (tree.ts) tell which files changed
+// by their stat; only those are staged, hashed and copied (rsync --files-from), and an appended
+// inventory.txt is parsed from where it ended (inspect.ts). The full verification (`full`)
+// trusts no cache: it stages with --checksum, hashes every file and parses every line.
 import { createHash } from "node:crypto";
-import { chmod, cp, mkdir, stat } from "node:fs/promises";
+import { chmod, cp, mkdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Logger } from "../log.js";
-import { isTransient, readCadir, snapshotOf, type CadirSnapshot, type Manifest } from "./cadir.js";
 import { DeleteLimitError, DivergenceError, IncompleteSourceError, ManifestMismatchError, RsyncError } from "./errors.js";
-import { filesToSave, guard, type Difference } from "./guard.js";
-import { copyArgs, dryRunArgs, mirrorArgs, RSYNC_VANISHED, parseItemized, parseLocation, parseTransferredBytes, runRsync, type Location, type RsyncRunner } from "./rsync.js";
+import { filesToSave, type Difference } from "./guard.js";
+import type { Dirty, TreeRef } from "./inspect.js";
+import type { Journal } from "./journal.js";
+import { fileList, listedCopyArgs, mirrorArgs, topLevelArgs, RSYNC_VANISHED, parseItemized, parseLocation, parseTransferredBytes, runRsync, type Location, type RsyncRunner } from "./rsync.js";
+import type { Scanner } from "./scanner.js";
 
 export interface PassContext {
   destination: string;
@@ -25,11 +32,16 @@ export interface PassContext {
   maxDeletes: number;
   ssh: readonly string[];
   rsync: RsyncRunner;
+  scanner: Scanner;
+  /** The change journal of a local cadir (absent: every pass stats the whole tree). */
+  journal?: (dir: string) => Journal;
+  /** The full verification: no cache is trusted. */
+  full: boolean;
   log: Logger;
   now: () => number;
   /** Throws (FencingError) when the epoch moved on or the destination became active. */
   recheck: () => Promise<void>;
-  /** Told as soon as the dry-run shows the destination is behind. */
+  /** Told as soon as the pass finds the destination behind. */
   onBehind?: () => void;
 }
 
@@ -39,7 +51,13 @@ export interface PassOutcome {
   updates: number;
   deletes: number;
   backupDir?: string;
-  manifest: Manifest;
+  /** sha256 over the verified manifest (sorted "path size sha256" lines) and its file count. */
+  digest: string;
+  files: number;
+  full: boolean;
+  /** Files hashed and bytes read by this pass (both sides). */
+  hashed: number;
+  hashedBytes: number;
 }
 
 interface Side {
@@ -55,38 +73,45 @@ export async function runPass(ctx: PassContext): Promise<PassOutcome> {
   const own = join(ctx.workDir, ctx.destination);
   const src = side(ctx, ctx.source, join(own, "source"));
   const dst = side(ctx, ctx.destination, join(own, "destination"));
-  const source = await mirrored(ctx, src);
-  const dest = dst.loc.kind === "local" ? await readCadir(dst.loc.path, ctx.cadirs[dst.name]) : await mirrored(ctx, dst);
-  const verdict = guard(source, dest);
-  if (verdict.verdict === "incomplete-source") throw new IncompleteSourceError(`${src.name} (${source.location})`, verdict.problems);
+  const cache = (n: string) => join(own, "cache", `${n}.json`);
+  const mirrorRef: TreeRef = { dir: src.mirror, cache: cache("source-mirror"), location: ctx.cadirs[src.name] as string };
+  const destRef: TreeRef = dst.loc.kind === "local"
+    ? { dir: dst.loc.path, cache: cache("destination"), location: ctx.cadirs[dst.name] as string }
+    : { dir: dst.mirror, cache: cache("destination-mirror"), location: ctx.cadirs[dst.name] as string };
+  await prepareMirror(src.mirror);
+
+  const sourceDirty = await stage(ctx, src, mirrorRef, cache("source-stat"));
+  const destDirty: Dirty = dst.loc.kind === "local" ? await journaled(ctx, dst.loc.path) : await mirrorRemote(ctx, dst, ctx.full);
+  const plan = await ctx.scanner.call("inspect", { source: { ...mirrorRef, dirty: sourceDirty }, dest: { ...destRef, dirty: destDirty }, full: ctx.full });
+  const { verdict } = plan;
+  if (verdict.verdict === "incomplete-source") throw new IncompleteSourceError(`${src.name} (${mirrorRef.location})`, verdict.problems);
   if (verdict.verdict === "diverged") {
-    const savedTo = await saveExtras(ctx, dst.loc.kind === "local" ? dst.loc.path : dst.mirror, verdict.differences);
+    const savedTo = await saveExtras(ctx, destRef.dir, verdict.differences);
     throw new DivergenceError(ctx.destination, verdict.differences, savedTo);
   }
-
-  const plan = { from: { kind: "local", path: src.mirror } as Location, to: dst.loc, ssh: ctx.ssh };
-  const dry = parseItemized((await runRsync(ctx.rsync, dryRunArgs(plan), `dry-run ${src.name} -> ${dst.name}`)).stdout);
-  // Leftovers of a killed rsync (.~tmp~/) are removed but do not count against the cap.
-  const deletes = dry.deletes.filter((p) => !isTransient(p));
-  if (deletes.length > ctx.maxDeletes) throw new DeleteLimitError(ctx.destination, deletes, ctx.maxDeletes);
-  if (dry.updates.length === 0 && dry.deletes.length === 0) {
-    // Nothing to copy: still check file for file, as after a copy.
-    const mismatched = compareManifests(source.manifest, dest.manifest);
-    if (mismatched.length > 0) throw new ManifestMismatchError(ctx.destination, mismatched);
-    return { copied: false, bytes: 0, updates: 0, deletes: 0, manifest: source.manifest };
+  if (plan.deletes.length > ctx.maxDeletes) throw new DeleteLimitError(ctx.destination, plan.deletes, ctx.maxDeletes);
+  const cost = { full: ctx.full, hashed: plan.hashed, hashedBytes: plan.hashedBytes };
+  if (plan.updates.length === 0 && plan.deletes.length === 0) {
+    const v = await ctx.scanner.call("verify", mirrorRef, destRef, []);
+    return { copied: false, bytes: 0, updates: 0, deletes: 0, digest: v.digest, files: v.files, ...cost };
   }
   ctx.onBehind?.();
   await ctx.recheck();
   const backupDir = join(ctx.backupDir, ctx.destination, stamp(ctx.now()));
-  const maxDeletes = ctx.maxDeletes + dry.deletes.length - deletes.length;
-  const res = await runRsync(ctx.rsync, copyArgs({ ...plan, backupDir, maxDeletes }), `copy ${src.name} -> ${dst.name}`);
+  const listed = [...plan.updates, ...plan.deletes];
+  const copyPlan = { from: { kind: "local", path: src.mirror } as Location, to: dst.loc, ssh: ctx.ssh, backupDir, maxDeletes: ctx.maxDeletes };
+  const res = await runRsync(ctx.rsync, listedCopyArgs(copyPlan), `copy ${src.name} -> ${dst.name}`, [], fileList(listed));
   const bytes = parseTransferredBytes(res.stdout);
 
-  const written = dst.loc.kind === "local" ? await readCadir(dst.loc.path) : await mirrored(ctx, dst);
-  const mismatched = compareManifests(source.manifest, written.manifest);
-  if (mismatched.length > 0) throw new ManifestMismatchError(ctx.destination, mismatched);
-  ctx.log.debug({ destination: ctx.destination, updates: dry.updates.length, deletes: deletes.length, bytes }, "copy verified");
-  return { copied: true, bytes, updates: dry.updates.length, deletes: deletes.length, backupDir, manifest: source.manifest };
+  let written: readonly string[] = listed;
+  if (dst.loc.kind === "remote") {
+    const seen = await mirrorRemote(ctx, dst, false);
+    written = [...listed, ...(seen === "all" ? [] : seen)];
+  }
+  const v = await ctx.scanner.call("verify", mirrorRef, destRef, written);
+  if (v.mismatched.length > 0) throw new ManifestMismatchError(ctx.destination, v.mismatched);
+  ctx.log.debug({ destination: ctx.destination, updates: plan.updates.length, deletes: plan.deletes.length, bytes }, "copy verified");
+  return { copied: true, bytes, updates: plan.updates.length, deletes: plan.deletes.length, backupDir, digest: v.digest, files: v.files, ...cost };
 }
 
 function side(ctx: PassContext, name: string, mirror: string): Side {
@@ -95,40 +120,79 @@ function side(ctx: PassContext, name: string, mirror: string): Side {
   return { name, loc: parseLocation(text), mirror };
 }
 
-/** Refresh a cadir's local mirror and read it; a missing cadir reads as absent. */
-async function mirrored(ctx: PassContext, s: Side): Promise<CadirSnapshot> {
-  const location = ctx.cadirs[s.name] as string;
-  await mkdir(s.mirror, { recursive: true, mode: 0o700 });
-  await chmod(dirname(s.mirror), 0o700); // <workDir>/<destination>: the mirrors hold ca_key.pem
+async function prepareMirror(mirror: string): Promise<void> {
+  await mkdir(mirror, { recursive: true, mode: 0o700 });
+  await chmod(dirname(mirror), 0o700); // <workDir>/<destination>: the mirrors hold ca_key.pem
+}
+
+/**
+ * Bring the source mirror up to date; say which of its paths may have changed. A local source
+ * with a stat cache has only the paths whose stat changed copied (by the worker); a remote one
+ * (no stat over ssh), the first pass and the full verification stage the whole tree with rsync.
+ */
+async function stage(ctx: PassContext, src: Side, mirrorRef: TreeRef, statCache: string): Promise<Dirty> {
+  if (src.loc.kind === "remote") return mirrorRemote(ctx, src, ctx.full);
+  const statRef: TreeRef = { dir: src.loc.path, cache: statCache, location: mirrorRef.location };
   try {
-    // A file that vanished while staging (a CSR removed by a signing) is fine: the guard checks
-    // what was staged, and the change that removed it triggers another pass.
-    await runRsync(ctx.rsync, mirrorArgs({ from: s.loc, to: { kind: "local", path: s.mirror }, ssh: ctx.ssh }), `mirror ${s.name}`, [RSYNC_VANISHED]);
+    const st = await ctx.scanner.call("stageLocal", statRef, src.mirror, await journaled(ctx, src.loc.path));
+    if (st.staged && !ctx.full) return [...st.changed, ...st.removed];
+    // Absent source: rsync empties the mirror and the guard reports the absent dir.
+    await mirrorWhole(ctx, src, "checksum");
+    return "all";
+  } catch (err) {
+    // The stat cache may now claim what was not staged: forget it, the next pass stages everything.
+    await ctx.scanner.call("forget", statRef);
+    throw err;
+  }
+}
+
+/**
+ * What may have changed in a local cadir: the journal's paths when it can vouch for them. The
+ * kernel queued the events of every write finished before this call; one turn of the event loop
+ * (I/O callbacks run before setImmediate's) hands them to the journal before it is read.
+ */
+async function journaled(ctx: PassContext, dir: string): Promise<Dirty> {
+  if (!ctx.journal) return "all";
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  const j = ctx.journal(dir).take(); // also when full: the journal then starts afresh from here
+  return j.complete && !ctx.full ? j.paths : "all";
+}
+
+/**
+ * Refresh the mirror of a remote cadir: the paths rsync changed ("all" after --checksum). Not
+ * full: rsync's quick check (size and mtime) over the tree, which sees every new, removed or
+ * resized file, then --checksum over the top-level files (serial, inventory.txt, ca_crl.pem...),
+ * which puppetserver rewrites in place, maybe within the same second at the same size. A signed
+ * cert rewritten in place at the same size and second waits for the full verification.
+ */
+async function mirrorRemote(ctx: PassContext, s: Side, full: boolean): Promise<Dirty> {
+  await prepareMirror(s.mirror);
+  if (full) {
+    await mirrorWhole(ctx, s, "checksum");
+    return "all";
+  }
+  const changed = await mirrorWhole(ctx, s, "quick");
+  const plan = { from: s.loc, to: { kind: "local", path: s.mirror } as Location, ssh: ctx.ssh };
+  const top = await runRsync(ctx.rsync, topLevelArgs(plan), `mirror ${s.name} (top-level files)`, [RSYNC_VANISHED]);
+  return [...changed, ...parseItemized(top.stdout).updates];
+}
+
+async function mirrorWhole(ctx: PassContext, s: Side, compare: "checksum" | "quick"): Promise<string[]> {
+  const plan = { from: s.loc, to: { kind: "local", path: s.mirror } as Location, ssh: ctx.ssh };
+  try {
+    // A file that vanished while staging is fine (see stage).
+    const out = await runRsync(ctx.rsync, mirrorArgs(plan, compare), `mirror ${s.name}`, [RSYNC_VANISHED]);
+    const items = parseItemized(out.stdout);
+    return [...items.updates, ...items.deletes];
   } catch (err) {
     if (err instanceof RsyncError && err.exitCode === 23 && /change_dir .* failed: No such file or directory/.test(err.stderr)) {
-      return snapshotOf(location, new Map(), false);
+      // The cadir does not exist: neither does its mirror (the guard then sees an absent dir).
+      await rm(s.mirror, { recursive: true, force: true });
+      return [];
     }
     throw err;
   }
-  return readCadir(s.mirror, location);
-}
-
-/** One sha256 over a manifest (sorted "path size sha256" lines): "in sync at epoch E with X". */
-export function manifestDigest(m: Manifest): string {
-  const h = createHash("sha256");
-  for (const [p, e] of [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) h.update(`${p} ${e.size} ${e.sha256}\n`);
-  return h.digest("hex");
-}
-
-/** Paths whose size or sha256 differ, or that exist on one side only. */
-export function compareManifests(a: Manifest, b: Manifest): string[] {
-  const out: string[] = [];
-  for (const [p, e] of a) {
-    const o = b.get(p);
-    if (!o || o.size !== e.size || o.sha256 !== e.sha256) out.push(p);
-  }
-  for (const p of b.keys()) if (!a.has(p)) out.push(p);
-  return out.sort();
 }
 
 /** Copy the destination's files named by the differences aside, once per distinct divergence. */

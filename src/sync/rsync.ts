@@ -28,9 +28,10 @@ export interface CopyPlan {
   ssh: readonly string[];
 }
 
-function base(plan: CopyPlan): string[] {
+function base(plan: CopyPlan, compare: "checksum" | "quick" | "always" = "checksum"): string[] {
   const remote = plan.from.kind === "remote" || plan.to.kind === "remote";
-  return ["-a", "--checksum", ...(remote ? ["-e", sshOption(plan.ssh)] : [])];
+  const how = compare === "checksum" ? ["--checksum"] : compare === "always" ? ["--ignore-times"] : [];
+  return ["-a", ...how, ...(remote ? ["-e", sshOption(plan.ssh)] : [])];
 }
 
 /** What a copy would do, without doing it: one itemized line per change. */
@@ -44,11 +45,34 @@ export function dryRunArgs(plan: CopyPlan): string[] {
  * staged (and removed from the mirror if an older pass staged one): they vanish mid-copy and are
  * not CA state. See isTransient in cadir.ts.
  */
-export function mirrorArgs(plan: CopyPlan): string[] {
+export function mirrorArgs(plan: CopyPlan, compare: "checksum" | "quick" = "checksum"): string[] {
   return [
-    ...base(plan), "--delete", "--delete-excluded", "--exclude=*[0-9]tmp", "--exclude=.~tmp~/",
+    ...base(plan, compare), "--delete", "--delete-excluded", "--exclude=*[0-9]tmp", "--exclude=.~tmp~/",
+    "--itemize-changes", "--", operand(plan.from), operand(plan.to),
+  ];
+}
+
+/**
+ * The incremental copy: exactly the paths given on stdin (NUL-separated), which the manifests
+ * showed to differ. Every listed file is transferred whatever its size and mtime say; a listed
+ * path missing in the staged source is deleted. The safety options are copyArgs'.
+ */
+export function listedCopyArgs(plan: CopyPlan & { backupDir: string; maxDeletes: number }): string[] {
+  return [
+    ...base(plan, "always"), "--from0", "--files-from=-", "--delete-missing-args", "--delay-updates",
+    `--max-delete=${plan.maxDeletes}`, "--backup", `--backup-dir=${plan.backupDir}`, "--stats",
     "--", operand(plan.from), operand(plan.to),
   ];
+}
+
+/** The stdin of a --from0 --files-from=- run. */
+export function fileList(paths: readonly string[]): string {
+  return paths.map((p) => `${p}\0`).join("");
+}
+
+/** The files at the top of a cadir only, compared by checksum (no deletions: mirrorArgs does those). */
+export function topLevelArgs(plan: CopyPlan): string[] {
+  return [...base(plan), "--exclude=*/", "--exclude=*[0-9]tmp", "--itemize-changes", "--", operand(plan.from), operand(plan.to)];
 }
 
 /** rsync exit 24: "some files vanished before they could be transferred" (a CSR signed mid-copy). */
@@ -101,10 +125,11 @@ export interface RsyncRunner {
 
 /** Run rsync with an argument vector (never a shell); any failure becomes an RsyncError. */
 export async function runRsync(
-  r: RsyncRunner, args: string[], what: string, acceptExitCodes: readonly number[] = [],
+  r: RsyncRunner, args: string[], what: string, acceptExitCodes: readonly number[] = [], input?: string,
 ): Promise<{ stdout: string; stderr: string }> {
   const res = await execa(r.command, args, {
     reject: false,
+    ...(input !== undefined ? { input } : {}),
     timeout: r.timeoutMs,
     forceKillAfterDelay: 2000,
     stripFinalNewline: false,

@@ -2,6 +2,8 @@
 // active cadir, requests (proxy, API) and `--once`. A library: `puppet-ha sync` runs it alone, and
 // `puppet-ha proxy` can embed it with its arbiter in process.
 import { EventEmitter } from "node:events";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { PuppetHaError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { ArbiterSource, ArbiterState } from "./arbiter.js";
@@ -9,11 +11,13 @@ import type { SyncConfig } from "./config.js";
 import { ArbiterError, CadirError, DeleteLimitError, DivergenceError, FencingError, RsyncError } from "./errors.js";
 import { fencePass, fenceRecheck } from "./fence.js";
 import type { Difference } from "./guard.js";
-import { manifestDigest, runPass } from "./pass.js";
+import { runPass } from "./pass.js";
 import { parseLocation } from "./rsync.js";
+import { Journal } from "./journal.js";
+import { workerScanner, type Scanner } from "./scanner.js";
 import { advanceSerialFile, type SerialAdvance } from "./serial.js";
 import { DestinationTracker, type DestinationStatus, type SyncState } from "./status.js";
-import { chokidarCadir, debouncer, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
+import { debouncer, inotifyCadir, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
 import { PassWorker } from "./worker.js";
 
 export interface PassReport {
@@ -29,6 +33,10 @@ export interface PassReport {
   manifest?: string;
   /** Files in that manifest. */
   files?: number;
+  /** True for a full verification (no cache trusted: every file hashed, every line parsed). */
+  full?: boolean;
+  /** Files hashed by this pass (a no-change incremental pass hashes none). */
+  hashed?: number;
   error?: PuppetHaError;
   differences?: readonly Difference[];
 }
@@ -48,6 +56,8 @@ export interface SyncServiceOptions {
   watch?: WatchFactory;
   /** Environment for rsync (tests put fake executables first on PATH). */
   env?: NodeJS.ProcessEnv;
+  /** Where hashing and parsing run (default: a worker thread, off the event loop). */
+  scanner?: Scanner;
 }
 
 export interface SyncService {
@@ -77,6 +87,30 @@ export function destinationsOf(cfg: Pick<SyncConfig, "cadirs" | "writeInto">): s
 /** How soon a pass that failed (rsync error, incomplete source, unreachable arbiter) runs again. */
 export const RETRY_AFTER_ERROR_MS = 2000;
 
+/** How often the manifest caches are written to disk (and at stop): a restart then hashes little. */
+export const SAVE_CACHE_EVERY_MS = 30_000;
+
+/** A request reason that asks for a full verification (the proxy may send it; so does the schedule). */
+export const FULL_VERIFY_REASON = "full-verify";
+
+/** `sync --once` (system cron) verifies the whole tree again when its last full verification is older. */
+export const ONCE_FULL_EVERY_MS = 3_600_000;
+
+export interface Verified {
+  epoch: number;
+  at: number;
+}
+
+/**
+ * Whether a pass is the full verification: on the schedule, when asked, and for the first pass
+ * at each epoch (after every failover and failback); `--once` also when its last one is an hour old.
+ */
+export function wantsFullVerification(reasons: readonly string[], epoch: number, last: Verified | undefined, now: number): boolean {
+  if (!last || last.epoch !== epoch) return true;
+  if (reasons.includes("once") && now - last.at >= ONCE_FULL_EVERY_MS) return true;
+  return reasons.some((r) => r === "schedule" || r.startsWith(FULL_VERIFY_REASON));
+}
+
 export function createSyncService(opts: SyncServiceOptions): SyncService {
   const cfg = opts.config;
   const log = (opts.log ?? silentLogger()).child({ part: "sync" });
@@ -86,11 +120,30 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
   const trackers = new Map(destinations.map((d) => [d, new DestinationTracker(d, cfg.cadirs[d] as string)]));
   const wantEpoch = new Map<string, number>();
   const advanced = new Map<string, SerialAdvance>();
+  const scanner = opts.scanner ?? workerScanner();
+  const journals = new Map<string, Journal>();
+  const journal = (dir: string) => {
+    let j = journals.get(dir);
+    if (!j) journals.set(dir, (j = new Journal(dir)));
+    return j;
+  };
+  /** Each destination's last successful full verification (also on disk, for `--once`). */
+  const verifiedAt = new Map<string, Verified>();
+  const verifiedFile = (dest: string) => join(cfg.workDir, dest, "cache", "verified.json");
+  async function lastVerified(dest: string): Promise<Verified | undefined> {
+    if (!verifiedAt.has(dest)) {
+      const v = await readFile(verifiedFile(dest), "utf8").then((t) => JSON.parse(t) as Verified, () => undefined);
+      if (v && Number.isInteger(v.epoch) && Number.isFinite(v.at)) verifiedAt.set(dest, v);
+    }
+    return verifiedAt.get(dest);
+  }
+  let savedAt = clock.now();
   let latestEpoch: number | undefined;
   let active: string | null = null;
   let cronTask: Stoppable | undefined;
   let watcher: { dir: string; w: Stoppable } | undefined;
   let started = false;
+  let stopped = false;
   const debounce = debouncer(clock, cfg.debounce, Math.max(cfg.debounce, 1000), () => void requestAll("watch"));
 
   const workers = new Map(destinations.map((d) => [d, new PassWorker<PassReport>(
@@ -112,7 +165,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     tracker.passStarted(t0);
     let state: ArbiterState | undefined;
     let bytes = 0;
-    let verified: { manifest: string; files: number } | undefined;
+    let verified: { manifest: string; files: number; hashed: number } | undefined;
+    let full: boolean | undefined;
     try {
       state = await opts.arbiter.current();
       if (!(state.active in cfg.cadirs)) throw new ArbiterError(`the active CA "${state.active}" is not one of sync.cadirs`);
@@ -129,7 +183,13 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         throw new FencingError(decision.reason);
       }
       const actingFor = state;
+      full = wantsFullVerification(reasons, state.epoch, await lastVerified(dest), clock.now());
       const outcome = await runPass({
+        scanner,
+        // The final pull of a failback (CA writes held) stats every file: it must not depend on
+        // inotify having delivered the last write's event, whatever the odds.
+        ...(cfg.watch && !reasons.some((r) => r.startsWith("final-pull")) ? { journal } : {}),
+        full,
         destination: dest,
         source: state.active,
         epoch: state.epoch,
@@ -149,7 +209,18 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         },
       });
       bytes = outcome.bytes;
-      verified = { manifest: manifestDigest(outcome.manifest), files: outcome.manifest.size };
+      verified = { manifest: outcome.digest, files: outcome.files, hashed: outcome.hashed };
+      if (full) {
+        const v = { epoch: state.epoch, at: clock.now() };
+        verifiedAt.set(dest, v);
+        await mkdir(dirname(verifiedFile(dest)), { recursive: true, mode: 0o700 });
+        await writeFile(verifiedFile(dest), JSON.stringify(v));
+        tracker.fullVerified(clock.now(), clock.now() - t0, outcome.files, outcome.hashedBytes);
+      }
+      if (full || clock.now() - savedAt >= SAVE_CACHE_EVERY_MS) {
+        savedAt = clock.now();
+        void scanner.call("save").catch((err: unknown) => log.warn({ err: (err as Error).message }, "manifest cache not saved"));
+      }
       return finish("in-sync");
     } catch (err) {
       const e = err instanceof PuppetHaError ? err : new CadirError(`unexpected: ${(err as Error).message}`, { cause: err });
@@ -162,13 +233,14 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         destination: dest, ok: !error, result, epoch: state?.epoch ?? null, source: state?.active ?? null,
         durationMs: now - t0, bytes, reasons: [...reasons],
         ...(verified ?? {}),
+        ...(full !== undefined ? { full } : {}),
         ...(error ? { error } : {}),
         ...(error instanceof DivergenceError ? { differences: error.differences } : {}),
       };
       tracker.passEnded(now, { result, bytes, epoch: report.epoch, reasons: report.reasons },
         error ? errorView(error, now) : undefined,
         error instanceof DivergenceError ? { differences: [...error.differences], savedTo: error.savedTo ?? null } : undefined);
-      const line = { destination: dest, source: report.source, epoch: report.epoch, result, durationMs: report.durationMs, bytes, reasons: report.reasons };
+      const line = { destination: dest, source: report.source, epoch: report.epoch, result, durationMs: report.durationMs, bytes, reasons: report.reasons, ...(full !== undefined ? { full } : {}), ...(verified ? { files: verified.files, hashed: verified.hashed } : {}) };
       if (error) log.warn({ ...line, code: error.code, err: error.message }, "sync pass failed");
       // A failed pass (not a divergence: that waits for an operator) is retried soon rather than
       // at the next cron tick, so a standby does not stay behind for a minute after a burst.
@@ -212,7 +284,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     log.info({ dir, active }, "watching the active cadir");
     watcher = {
       dir,
-      w: (opts.watch ?? chokidarCadir)(dir, (path) => {
+      w: (opts.watch ?? inotifyCadir)(dir, (path) => {
         const now = clock.now();
         for (const t of trackers.values()) if (!t.isActive) t.changeSeen(now);
         events.emit("change", path);
@@ -236,6 +308,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       cronTask = (opts.cron ?? nodeCron)(cfg.schedule, () => void requestAll("schedule"));
     },
     async stop() {
+      if (stopped) return;
+      stopped = true;
       started = false;
       for (const t of retries.values()) clock.clearTimeout(t);
       retries.clear();
@@ -244,6 +318,10 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       await watcher?.w.stop();
       watcher = undefined;
       await Promise.all([...workers.values()].map((w) => w.close()));
+      await scanner.call("save").catch((err: unknown) => log.warn({ err: (err as Error).message }, "manifest cache not saved"));
+      await scanner.close();
+      for (const j of journals.values()) j.stop();
+      journals.clear();
     },
     async requestPass(destination, reason = "request") {
       if (destination === undefined) return requestAll(reason);

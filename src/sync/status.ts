@@ -34,6 +34,8 @@ export interface DestinationStatus {
   behindSince: string | null;
   lastPass: LastPass | null;
   divergence: { differences: Difference[]; savedTo: string | null } | null;
+  /** The last successful full verification (every file hashed) and what it cost. */
+  lastFullVerification: { at: string; durationMs: number; files: number; hashedBytes: number } | null;
 }
 
 export class DestinationTracker {
@@ -49,6 +51,7 @@ export class DestinationTracker {
   lastError: DestinationStatus["lastError"] = null;
   lastPass: LastPass | null = null;
   divergence: DestinationStatus["divergence"] = null;
+  lastFullVerification: DestinationStatus["lastFullVerification"] = null;
 
   constructor(readonly name: string, readonly location: string) {}
 
@@ -56,6 +59,10 @@ export class DestinationTracker {
   changeSeen(now: number): void {
     this.behindSince ??= now;
     if (this.running && now >= this.passStart) this.changeDuringPass ??= now;
+  }
+
+  fullVerified(now: number, durationMs: number, files: number, hashedBytes: number): void {
+    this.lastFullVerification = { at: new Date(now).toISOString(), durationMs, files, hashedBytes };
   }
 
   passStarted(now: number): void {
@@ -106,6 +113,7 @@ export class DestinationTracker {
       behindSince: this.behindSince === undefined ? null : new Date(this.behindSince).toISOString(),
       lastPass: this.lastPass,
       divergence: this.divergence,
+      lastFullVerification: this.lastFullVerification,
     };
   }
 }

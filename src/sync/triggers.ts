@@ -1,9 +1,7 @@
-// The triggers that are not requests: a node-cron schedule and a chokidar watch of a local active
+// The triggers that are not requests: a node-cron schedule and an inotify watch of a local active
 // cadir. Both sit behind tiny interfaces so the service can be tested with fakes.
-import { watch as chokidarWatch } from "chokidar";
 import { createTask } from "node-cron";
-import { relative } from "node:path";
-import { isTransient } from "./cadir.js";
+import { Journal } from "./journal.js";
 
 export interface Clock {
   now(): number;
@@ -31,17 +29,32 @@ export const nodeCron: CronFactory = (expression, fn) => {
   return { stop: () => task.destroy() };
 };
 
-/** Watch a cadir (every file counts except rsync's transient ones); wait for writes to finish. */
-export const chokidarCadir: WatchFactory = (dir, onChange, onReady) => {
-  const w = chokidarWatch(dir, {
-    ignoreInitial: true,
-    awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 },
-    ignored: (p: string) => isTransient(relative(dir, p)),
-  });
-  w.on("all", (_event, path) => onChange(relative(dir, path)));
-  w.on("ready", onReady);
-  w.on("error", () => undefined); // a vanished dir is seen by the next pass; never crash
-  return { stop: () => w.close() };
+/**
+ * Watch a cadir (every file counts except rsync's and puppetserver's transient ones) with inotify
+ * on its directories (journal.ts). Not chokidar: on every event in a directory it re-reads the
+ * whole directory, 100,000 names in signed/ for each signing. A file still being written is no
+ * danger: the debounce waits for quiet, and the guard refuses a half-written cert.
+ */
+export const inotifyCadir: WatchFactory = (dir, onChange, onReady) => {
+  const journal = new Journal(dir, onChange);
+  let retry: NodeJS.Timeout | undefined;
+  const begin = () => {
+    journal.take();
+    if (journal.watching) {
+      clearInterval(retry);
+      retry = undefined;
+      setImmediate(onReady);
+    } else {
+      retry ??= setInterval(begin, 1000).unref(); // the cadir does not exist yet
+    }
+  };
+  begin();
+  return {
+    stop: () => {
+      clearInterval(retry);
+      journal.stop();
+    },
+  };
 };
 
 /**

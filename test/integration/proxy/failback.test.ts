@@ -58,6 +58,16 @@ test("manual failback: primary gets everything the standby issued, epoch+1 persi
   await until(() => ha.rt.proxy.ca.get("ca1")!.state === "up", 5000, "ca1 up");
   assert.equal((await health(ha)).report.arbiter.failback.state, "waiting", "manual: no failback by itself");
 
+  // Keep the write hold open for a second: a CSR already in flight on ca2 is answered 1 s into the
+  // hold (the failback waits for it), long enough to send a read through the hold. The final pull
+  // alone is too short to aim at (incremental: with nothing new it runs no rsync at all).
+  const plain = ha.ca2.handler;
+  ha.ca2.handler = (req, res, body) => {
+    if (req.method !== "PUT") return plain(req, res, body);
+    void until(() => ha.rt.proxy.arbiter.holding, 20_000, "write hold").then(() => setTimeout(() => plain(req, res, body), 1000));
+  };
+  const inFlight = call(ha.port, { method: "PUT", path: "/puppet-ca/v1/certificate_request/node5", body: "CSR5" });
+  await until(() => ha.ca2.seen.some((s) => s.method === "PUT"), 5000, "the CSR reached ca2");
   const posted = admin(ha, "POST", "/api/ca/failback", TOKEN);
   await until(() => ha.rt.proxy.arbiter.holding && ha.rt.failback.view().state === "switching", 20_000, "write hold of the final pull");
   const write = call(ha.port, { method: "PUT", path: "/puppet-ca/v1/certificate_request/node3", body: "CSR3" });
@@ -73,7 +83,8 @@ test("manual failback: primary gets everything the standby issued, epoch+1 persi
   const w = await write;
   assert.equal(w.status, 200);
   assert.equal(w.body, "ca1 PUT /puppet-ca/v1/certificate_request/node3", "the held write went to the new active");
-  assert.equal(ha.ca2.seen.filter((s) => s.method === "PUT").length, 0);
+  assert.equal((await inFlight).status, 200);
+  assert.equal(ha.ca2.seen.filter((s) => s.method === "PUT" && s.url.endsWith("/node3")).length, 0);
 
   assert.deepEqual(await differingPaths(ha.dir1, ha.dir2), [], "ca1's cadir equals ca2's");
   assert.ok(existsSync(join(ha.dir1, "signed", "node2.pem")));

@@ -1,15 +1,15 @@
 // Shared set-up for the sync integration tests: temp cadirs, a config, a service with an
 // in-memory arbiter and a hand-fired "cron", fake executables first on PATH, and helpers that
 // wait for events with a deadline instead of sleeping.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { staticArbiter } from "../../../src/sync/arbiter.js";
-import { readCadir } from "../../../src/sync/cadir.js";
+import { isTransient } from "../../../src/sync/cadir.js";
 import { syncSection, type SyncConfig } from "../../../src/sync/config.js";
-import { compareManifests } from "../../../src/sync/pass.js";
 import { createSyncService, type PassReport, type SyncService } from "../../../src/sync/service.js";
+import type { Scanner } from "../../../src/sync/scanner.js";
 import type { CronFactory } from "../../../src/sync/triggers.js";
 import { FakeCadir } from "../../helpers/cadir.js";
 import { createTestCa } from "../../helpers/pki.js";
@@ -36,9 +36,14 @@ export interface Harness {
   source: FakeCadir;
 }
 
-export function makeHarness(t: TestContext, opts: { config?: Record<string, unknown>; watch?: boolean; fill?: boolean } = {}): Harness {
+export function makeHarness(t: TestContext, opts: { config?: Record<string, unknown>; watch?: boolean; fill?: boolean; scanner?: Scanner } = {}): Harness {
   const root = mkdtempSync(join(tmpdir(), "puppet-ha-sync-"));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // The service (created below) stops first: its last cache save writes under root.
+  const live: { service?: SyncService } = {};
+  t.after(async () => {
+    await live.service?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
   const ca1 = join(root, "ca1");
   const ca2 = join(root, "ca2");
   const backupDir = join(root, "backups");
@@ -65,8 +70,8 @@ export function makeHarness(t: TestContext, opts: { config?: Record<string, unkn
     return { stop: () => undefined };
   };
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
-  const service = createSyncService({ config, arbiter, env, cron });
-  t.after(() => service.stop());
+  const service = createSyncService({ config, arbiter, env, cron, ...(opts.scanner ? { scanner: opts.scanner } : {}) });
+  live.service = service;
   return { root, ca1, ca2, backupDir, bin, env, config, arbiter, service, cron: () => fire(), source };
 }
 
@@ -95,15 +100,28 @@ export function nextPass(service: SyncService, pred: (r: PassReport) => boolean,
   });
 }
 
+/** Every regular file of a local dir (rsync's transient files left out) as path → content. */
+export function filesOf(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const p = join(e.parentPath, e.name).slice(dir.length + 1);
+    if (e.isFile() && !isTransient(p)) out.set(p, readFileSync(join(dir, p)));
+  }
+  return out;
+}
+
 /** Paths that differ between two local cadirs (empty: equal file for file). */
 export async function differingPaths(a: string, b: string): Promise<string[]> {
-  return compareManifests((await readCadir(a)).manifest, (await readCadir(b)).manifest);
+  const [x, y] = [filesOf(a), filesOf(b)];
+  const out = [...x].filter(([p, d]) => !y.get(p)?.equals(d)).map(([p]) => p);
+  for (const p of y.keys()) if (!x.has(p)) out.push(p);
+  return Promise.resolve(out.sort());
 }
 
 /** Every file of a local dir as path → content, for "untouched" checks. */
 export async function contentsOf(dir: string): Promise<Map<string, string>> {
-  const s = await readCadir(dir);
-  return new Map([...s.files].map(([p, b]) => [p, b.toString("base64")]));
+  return Promise.resolve(new Map([...filesOf(dir)].map(([p, b]) => [p, b.toString("base64")])));
 }
 
 /** The real rsync's path (fake ones placed first on PATH call it). */
