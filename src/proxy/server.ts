@@ -22,6 +22,7 @@ import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapsh
 import { FileArbiterStore } from "./state-store.js";
 import { replyError } from "./respond.js";
 import { TlsMaterial } from "./tls.js";
+import { keyFileWarning, redactTarget } from "../token.js";
 import { attachUpstreams, backendWentDown, closeUpstreams, type Upstream, type UpstreamSettings } from "./upstream.js";
 
 export interface ProxyServerOptions {
@@ -84,6 +85,8 @@ export class ProxyServer implements ProxySnapshotSource {
     }, statePath);
     this.tls = new TlsMaterial(c.tls, c.stateDir);
     this.tls.load();
+    const keyWarning = keyFileWarning(c.tls.key, "proxy TLS key");
+    if (keyWarning) this.log.warn(keyWarning);
     this.crl = new CrlRefresher({
       activeUrl: () => (this.ca.get(this.arbiter.active) as Upstream).url,
       offer: (pem, source) => this.tls.offer(pem, source),
@@ -180,7 +183,7 @@ export class ProxyServer implements ProxySnapshotSource {
       this.metrics.observeRequest(req.url?.startsWith("/puppet-ca/") ? "ca" : "masters", "none", 400, seconds);
       if (this.config.accessLog) {
         this.access.info({
-          method: req.method, path: req.url, status: 400, ms: Math.round(seconds * 1e5) / 100, client: req.socket.remoteAddress,
+          method: req.method, path: redactTarget(req.url), status: 400, ms: Math.round(seconds * 1e5) / 100, client: req.socket.remoteAddress,
           certname: identityOf(req.socket)?.certname, reason: route.reason,
         });
       }
@@ -203,7 +206,7 @@ export class ProxyServer implements ProxySnapshotSource {
 
   private logAccess(ex: Exchange): void {
     this.access.info({
-      method: ex.req.method, path: ex.route.target, status: ex.status, client: ex.address, bytes: ex.req.socket.bytesWritten - ex.startBytes,
+      method: ex.req.method, path: redactTarget(ex.route.target), status: ex.status, client: ex.address, bytes: ex.req.socket.bytesWritten - ex.startBytes,
       ms: Math.round(Number(process.hrtime.bigint() - ex.started) / 1e4) / 100, pool: ex.route.pool, backend: ex.backend?.name,
       certname: ex.identity?.certname, attempts: ex.attempts > 1 ? ex.attempts : undefined, error: ex.error?.code,
     });

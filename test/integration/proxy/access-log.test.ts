@@ -3,12 +3,13 @@
 // lines carry the client address; buffered lines are written within a second.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { createAccessLogger } from "../../../src/proxy/access-log.js";
+import { ProxyServer } from "../../../src/proxy/server.js";
 import { silentLogger, type Logger } from "../../../src/log.js";
 import { call, fakeBackend, pki, proxyConfig, startProxy, until } from "./harness.js";
 
@@ -64,4 +65,35 @@ test("buffered access lines reach the file within a second (timed flush)", async
   assert.equal(readFileSync(file, "utf8"), "", "still buffered (4 KiB)");
   t.mock.timers.tick(900);
   await until(() => readFileSync(file, "utf8").includes('"client":"192.0.2.7"'), 2000, "the line written");
+});
+
+test("no credential reaches the access log: query values like token= are written [redacted]", async (t) => {
+  const p = pki();
+  const ca1 = await fakeBackend(t, "ca1");
+  const m1 = await fakeBackend(t, "m1");
+  const { lines, log } = capture();
+  const proxy = await startProxy(t, proxyConfig(p, [ca1], [m1], { accessLog: true }), log);
+  assert.equal((await call(proxy.address.port, { path: "/puppet/v3/node/a?environment=production&token=s3cret-value" })).status, 200);
+  await until(() => lines.some((l) => l.status === 200), 2000, "the access line");
+  const text = JSON.stringify(lines);
+  assert.ok(!text.includes("s3cret-value"), text);
+  assert.ok(lines.some((l) => l.path === "/puppet/v3/node/a?environment=production&token=[redacted]"), text);
+});
+
+test("a proxy TLS key readable by others is served with a warning naming the file and the fix", async (t) => {
+  const p = pki();
+  const dir = mkdtempSync(join(tmpdir(), "puppet-ha-loose-key-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const key = join(dir, "proxy.key");
+  copyFileSync(p.files.key, key);
+  chmodSync(key, 0o644);
+  const ca1 = await fakeBackend(t, "ca1");
+  const m1 = await fakeBackend(t, "m1");
+  const { lines, log } = capture();
+  const cfg = proxyConfig(p, [ca1], [m1]);
+  const proxy = await ProxyServer.start({ config: { ...cfg, tls: { ...cfg.tls, key } }, log });
+  t.after(() => proxy.stop(0));
+  assert.equal((await call(proxy.address.port, { path: "/puppet/v3/node/a" })).status, 200, "still served: a warning, not a refusal");
+  const warnings = lines.filter((l) => l.level === "warn" || l.level === 40).map((l) => String(l.msg));
+  assert.ok(warnings.some((w) => w.includes(`proxy TLS key ${key} is readable or writable by others`) && w.includes(`chmod 640 ${key}`)), warnings.join("\n"));
 });
