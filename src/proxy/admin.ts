@@ -10,8 +10,10 @@ import type { AdminConfig } from "../health/config.js";
 import type { AdminActions, CaState } from "../health/admin-api.js";
 import { AdminConflictError, UnknownBackendError } from "../health/admin-errors.js";
 import { assessHealth, healthThresholds, type HealthCore } from "../health/health-status.js";
+import { withCluster } from "../health/cluster.js";
 import { certNotAfter } from "../health/expiry.js";
 import type { ArbiterReport, BackendReport, PoolReport, SyncDestinationReport } from "../health/report.js";
+import { forwardToController } from "./control/admin-forward.js";
 import type { FailbackDriver } from "./failback-driver.js";
 import type { ProxyServer } from "./server.js";
 import type { PoolView } from "./snapshot.js";
@@ -67,7 +69,7 @@ export function healthReport(s: AdminSource, now = new Date()): HealthCore {
   };
   const info = s.proxy.tls.crl.info;
   const caCert = caCertNotAfter(s.proxy.tls.ca);
-  return assessHealth({
+  const core = assessHealth({
     now,
     pools: [poolReport("ca", snap.pools.ca, "active/standby"), poolReport("masters", snap.pools.masters, snap.pools.masters.balance)],
     arbiter,
@@ -75,9 +77,21 @@ export function healthReport(s: AdminSource, now = new Date()): HealthCore {
     ...(caCert ? { caCertNotAfter: caCert } : {}),
     crl: { ...(info.nextUpdate ? { nextUpdate: info.nextUpdate } : {}), ...(info.number !== undefined ? { number: info.number.toString() } : {}) },
   }, healthThresholds(s.admin()));
+  const cluster = s.proxy.cluster?.snapshot();
+  return cluster ? withCluster(core, cluster) : core;
 }
 
-/** The admin actions on the running proxy; errors are typed for admin-errors.ts. */
+/** In a cluster, on a proxy that is not the controller: where CA decisions are forwarded to. */
+function elsewhere(s: AdminSource) {
+  const c = s.proxy.cluster;
+  if (!c || c.decides()) return undefined;
+  return { controllerUrl: c.controllerAdminUrl(), tokenFile: s.admin().tokenFile, timeoutMs: 25_000 };
+}
+
+/**
+ * The admin actions on the running proxy; errors are typed for admin-errors.ts. With proxy.cluster,
+ * failover and failback are the controller's: another proxy forwards them to it (admin-forward.ts).
+ */
 export function proxyActions(s: AdminSource): AdminActions {
   const { proxy } = s;
   const known = (name: string) => {
@@ -88,6 +102,8 @@ export function proxyActions(s: AdminSource): AdminActions {
       return { epoch: proxy.arbiter.epoch, active: proxy.arbiter.active, primary: s.primary, failback: s.failback.view() };
     },
     async failover() {
+      const forward = elsewhere(s);
+      if (forward) return forwardToController(forward, "/api/ca/failover");
       try {
         return await proxy.failover("admin failover");
       } catch (err) {
@@ -95,7 +111,10 @@ export function proxyActions(s: AdminSource): AdminActions {
         throw err;
       }
     },
-    failback: () => s.failback.run("admin"),
+    failback: () => {
+      const forward = elsewhere(s);
+      return forward ? forwardToController(forward, "/api/ca/failback") : s.failback.run("admin");
+    },
     drain(name) {
       known(name);
       try {
