@@ -135,6 +135,9 @@ test("the active CA dies with writes flowing through every proxy: one promotion,
   const h = JSON.parse(await adminGet(c.proxies[0] as ProxyRuntime, "/health")) as { cluster: { controller: string; members: { name: string; appliedEpoch: number }[] } };
   assert.deepEqual(h.cluster.members.map((m) => m.name).sort(), ["proxy-1", "proxy-2", "proxy-3"]);
   assert.ok(h.cluster.controller.startsWith("proxy-"));
+  const metrics = await adminGet(c.proxies[0] as ProxyRuntime, "/metrics");
+  assert.match(metrics, /^puppet_ha_cluster_member_ca_writes_in_flight\{member="proxy-3"\} \d+$/m);
+  assert.match(metrics, /^puppet_ha_cluster_lease_renewals_total [1-9]\d*$/m);
 });
 
 test("etcd quorum lost: catalogs and CA reads go on, CA writes get 503 + Retry-After after the view deadline, and work again after", async (t) => {
