@@ -8,7 +8,7 @@ import { FileAccessError, ListenError, NoHealthyBackendError, UsageError } from 
 import { hostGuard } from "../health/app.js";
 import type { AdminConfig } from "../health/config.js";
 import type { AdminActions, CaState } from "../health/admin-api.js";
-import { AdminConflictError, UnknownBackendError } from "../health/admin-errors.js";
+import { AdminConflictError, AdminUnavailableError, UnknownBackendError } from "../health/admin-errors.js";
 import { assessHealth, healthThresholds, type HealthCore } from "../health/health-status.js";
 import { withCluster } from "../health/cluster.js";
 import { certNotAfter } from "../health/expiry.js";
@@ -88,6 +88,17 @@ function elsewhere(s: AdminSource) {
   return { controllerUrl: c.controllerAdminUrl(), tokenFile: s.admin().tokenFile, timeoutMs: 25_000 };
 }
 
+/** In a cluster: record a drain/enable in etcd, where every proxy reads it (control/drains.ts). */
+async function clusterWide(s: AdminSource, name: string, drained: boolean): Promise<void> {
+  const c = s.proxy.cluster;
+  if (!c) return;
+  try {
+    await c.drains.set(name, drained);
+  } catch (err) {
+    throw new AdminUnavailableError(`${drained ? "drained" : "enabled"} on this proxy only: etcd could not be written (${(err as Error).message}); retry`, { cause: err });
+  }
+}
+
 /**
  * The admin actions on the running proxy; errors are typed for admin-errors.ts. With proxy.cluster,
  * failover and failback are the controller's: another proxy forwards them to it (admin-forward.ts).
@@ -115,7 +126,7 @@ export function proxyActions(s: AdminSource): AdminActions {
       const forward = elsewhere(s);
       return forward ? forwardToController(forward, "/api/ca/failback") : s.failback.run("admin");
     },
-    drain(name) {
+    async drain(name) {
       known(name);
       try {
         proxy.drain(name);
@@ -123,12 +134,14 @@ export function proxyActions(s: AdminSource): AdminActions {
         if (err instanceof UsageError) throw new AdminConflictError(err.message, { cause: err });
         throw err;
       }
-      return Promise.resolve({ backend: name, drained: true });
+      await clusterWide(s, name, true);
+      return { backend: name, drained: true };
     },
-    enable(name) {
+    async enable(name) {
       known(name);
       proxy.enable(name);
-      return Promise.resolve({ backend: name, drained: false });
+      await clusterWide(s, name, false);
+      return { backend: name, drained: false };
     },
   };
 }

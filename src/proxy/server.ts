@@ -89,7 +89,9 @@ export class ProxyServer implements ProxySnapshotSource {
     for (const pool of [this.ca, this.masters]) this.metrics.registerBackends(pool.name, pool.backends.map((b) => b.name));
     const statePath = join(c.stateDir, "arbiter.json");
     const workers = c.ca.workers.map((w) => w.name);
-    const cluster = (this.cluster = o.cluster && new ProxyCluster({ config: o.cluster.config, workers, adminUrl: o.cluster.adminUrl, scheduler: sched, log: this.log }));
+    const cluster = (this.cluster = o.cluster && new ProxyCluster({
+      config: o.cluster.config, workers, adminUrl: o.cluster.adminUrl, scheduler: sched, log: this.log, applyDrained: (names) => this.applyDrained(names),
+    }));
     this.arbiter = new Arbiter({
       // In a cluster the state lives in etcd: epoch 0 here until the first read is adopted.
       workers, store: cluster ? new MemoryArbiterStore({ epoch: 0, active: workers[0] as string }) : new FileArbiterStore(statePath),
@@ -271,6 +273,16 @@ export class ProxyServer implements ProxySnapshotSource {
     if (pool.setDrained(name, false)) {
       this.log.info({ backend: name }, "backend enabled");
       if (pool === this.ca) this.arbiter.workerUp(name);
+    }
+  }
+
+  /** Cluster: adopt the cluster-wide drained set (the active CA is never drained here: fail over first). */
+  private applyDrained(names: ReadonlySet<string>): void {
+    for (const b of [...this.ca.backends, ...this.masters.backends]) {
+      const want = names.has(b.name) && !(b.pool === "ca" && b.name === this.arbiter.active);
+      if (want === b.drained) continue;
+      if (want) this.drain(b.name);
+      else this.enable(b.name);
     }
   }
 

@@ -10,6 +10,7 @@ import type { Arbiter, Scheduler } from "../arbiter.js";
 import type { ArbiterState } from "../state-store.js";
 import type { ClusterConfig } from "./config.js";
 import { EtcdClient, type EtcdTls } from "./etcd.js";
+import { ClusterDrains } from "./drains.js";
 import { ClusterMember } from "./member.js";
 import { holdAcknowledged, membersPrefix, parseMember, type MemberRecord } from "./members.js";
 import type { TransitionCause } from "./store.js";
@@ -21,6 +22,8 @@ export interface ProxyClusterOptions {
   adminUrl: () => string;
   scheduler: Scheduler;
   log: Logger;
+  /** Apply the cluster-wide set of drained backends (read every loopWait). */
+  applyDrained(names: ReadonlySet<string>): void;
 }
 
 /** What /health and /metrics show of the cluster, from this proxy. */
@@ -50,6 +53,8 @@ function readTls(c: ClusterConfig["etcd"]["tls"]): EtcdTls | undefined {
 
 export class ProxyCluster {
   readonly member: ClusterMember;
+  /** Drain/enable of backends, cluster-wide. */
+  readonly drains: ClusterDrains;
   readonly timing: LeaseTiming;
   private readonly client: EtcdClient;
   private arbiter: Arbiter | undefined;
@@ -66,6 +71,10 @@ export class ProxyCluster {
       client: this.client, name: c.name, prefix: c.prefix, timing: this.timing, adminUrl: o.adminUrl, workers: o.workers,
       // A refused CA write may go through once etcd answers again or a new controller is in place.
       retryAfterS: Math.ceil(c.ttl / 1000), scheduler: o.scheduler, log: o.log,
+    });
+    this.drains = new ClusterDrains({
+      client: this.client, prefix: c.prefix, periodMs: c.loopWait, scheduler: o.scheduler, apply: (names) => o.applyDrained(names),
+      onError: (err) => o.log.debug({ err }, "cannot read the drained backends from etcd"),
     });
     this.member.election.on((e) => {
       if (e.kind === "renewed") this.counters.leaseRenewals++;
@@ -102,11 +111,13 @@ export class ProxyCluster {
 
   start(): void {
     this.member.start();
+    this.drains.start();
   }
 
   /** Leave the cluster: release (revoke the lease at once) or not (as if this process died: it expires after ttl). Idempotent. */
   stop(o: { release: boolean } = { release: true }): Promise<void> {
     this.stopping ??= (async () => {
+      this.drains.stop();
       await this.member.stop(o).catch((err: unknown) => this.o.log.warn({ err }, "could not release the controller key"));
       await this.client.close();
     })();

@@ -195,6 +195,15 @@ test("failback with writes through two proxies: the final pull happens with no C
   assert.deepEqual(load.statuses.filter((s) => s.status !== 200), []);
 });
 
+test("drain and enable on any proxy take effect on every proxy", async (t) => {
+  const c = await startCluster(t, 2);
+  const [a, b] = c.proxies as [ProxyRuntime, ProxyRuntime];
+  assert.equal((await adminPost(a, "/api/backends/m1/drain")).status, 200);
+  await until(() => b.proxy.masters.get("m1")?.drained === true, 3000, "m1 drained on the other proxy");
+  assert.equal((await adminPost(b, "/api/backends/m1/enable")).status, 200);
+  await until(() => a.proxy.masters.get("m1")?.drained === false, 3000, "m1 enabled on the first proxy");
+});
+
 function adminGet(p: ProxyRuntime, path: string): Promise<string> {
   return adminCall(p, "GET", path).then((a) => a.text);
 }
