@@ -17,6 +17,13 @@ export interface ClusterRouterOptions {
 export class ClusterCaRouter implements CaRouter {
   /** One end function per CA write in flight (Follower.writeStarted). */
   private readonly ends: (() => void)[] = [];
+  /**
+   * CA writes let go by a held acquire() and not yet started: counted from the moment of the last
+   * check, so that a hold applied in the microtasks before the caller's writeStarted() cannot be
+   * acknowledged with this write about to be sent. Taken over by writeStarted(), else ended after
+   * this turn of the event loop (the caller gave up on the request).
+   */
+  private readonly reserved: (() => void)[] = [];
 
   constructor(private readonly o: ClusterRouterOptions) {}
 
@@ -35,7 +42,21 @@ export class ClusterCaRouter implements CaRouter {
   /** The arbiter let a held request go: still where the follower routes it? Else wait again. */
   private confirm(write: boolean, name: string, deadline: number): string | Promise<string> {
     const r = this.o.follower.route(write);
-    return r.kind === "worker" && r.worker === name ? name : this.wait(write, deadline);
+    return r.kind === "worker" && r.worker === name ? this.go(write, name) : this.wait(write, deadline);
+  }
+
+  /** A held request goes to `name` now. */
+  private go(write: boolean, name: string): string {
+    if (!write) return name;
+    const end = this.o.follower.writeStarted();
+    this.reserved.push(end);
+    setImmediate(() => {
+      const i = this.reserved.indexOf(end);
+      if (i < 0) return;
+      this.reserved.splice(i, 1);
+      end();
+    });
+    return name;
   }
 
   /** Ask again on every change of the follower's view until a worker is given, or until the deadline. */
@@ -47,7 +68,7 @@ export class ClusterCaRouter implements CaRouter {
       if (r.kind === "worker" && r.worker === this.o.arbiter.active) {
         const name = await this.o.arbiter.acquire(write); // bounded by its own holdMs timer
         const again = this.o.follower.route(write);
-        if (again.kind === "worker" && again.worker === name) return name;
+        if (again.kind === "worker" && again.worker === name) return this.go(write, name);
         if (left <= 0) throw new NoHealthyBackendError("ca", `CA ${write ? "write" : "read"} held ${this.o.holdMs()} ms: the CA state changed again`);
         continue;
       }
@@ -74,7 +95,7 @@ export class ClusterCaRouter implements CaRouter {
 
   writeStarted(): void {
     this.o.arbiter.writeStarted();
-    this.ends.push(this.o.follower.writeStarted());
+    this.ends.push(this.reserved.shift() ?? this.o.follower.writeStarted());
   }
 
   writeEnded(): void {

@@ -75,3 +75,28 @@ test("past the view deadline CA writes are refused with the configured Retry-Aft
   assert.throws(() => router.acquire(true), (e: unknown) => e instanceof NoHealthyBackendError && e.retryAfterS === 7 && /CA writes refused: etcd unreachable since/.test(e.message));
   assert.equal(router.acquire(false), "ca1", "CA reads go to the last known active");
 });
+
+test("a held write let go counts as in flight at once: a hold applied before its dispatch is not acknowledged", async () => {
+  const { follower, router } = setup();
+  const w = router.acquire(true) as Promise<string>;
+  follower.apply({ state: { epoch: 1, active: "ca1" }, revision: 1 });
+  // The hold arrives in the microtasks between the release and the caller's writeStarted().
+  for (let i = 0; i < 20 && follower.writesInFlight === 0; i++) await Promise.resolve();
+  follower.apply({ state: { epoch: 1, active: "ca1", hold: { id: "h", target: "ca2", since: 0 } }, revision: 2 });
+  assert.equal(follower.holdAck(), null, "the write about to be sent keeps the hold unacknowledged");
+  assert.equal(await w, "ca1");
+  router.writeStarted();
+  assert.equal(follower.writesInFlight, 1, "the reservation became the write, not a second count");
+  router.writeEnded();
+  assert.equal(follower.holdAck(), "h");
+});
+
+test("a held write let go but never sent (the client left) stops counting after this turn", async () => {
+  const { follower, router } = setup();
+  const w = router.acquire(true) as Promise<string>;
+  follower.apply({ state: { epoch: 1, active: "ca1" }, revision: 1 });
+  await w;
+  assert.equal(follower.writesInFlight, 1);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(follower.writesInFlight, 0);
+});
