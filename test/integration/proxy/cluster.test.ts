@@ -195,6 +195,35 @@ test("failback with writes through two proxies: the final pull happens with no C
   assert.deepEqual(load.statuses.filter((s) => s.status !== 200), []);
 });
 
+test("failback: a proxy whose CA write does not end in time keeps the hold unacknowledged and the failback aborts, nothing changed", async (t) => {
+  const c = await startCluster(t, 2, { holdWrites: "1500ms" });
+  await until(() => controllers(c).length === 1, 10_000, "one controller");
+  const ctl = controllers(c)[0] as ProxyRuntime;
+  await ctl.proxy.failover("test");
+  await until(() => c.proxies.every((p) => p.proxy.arbiter.active === "ca2"), 5000, "ca2 everywhere");
+  let pulled = false;
+  (ctl as unknown as { peers: Map<string, unknown> }).peers.set("ca1", {
+    where: "test",
+    pull: (epoch: number, final: boolean) => {
+      if (final) pulled = true;
+      return Promise.resolve({ epoch, result: "in-sync", files: 1 });
+    },
+    status: () => Promise.resolve(undefined),
+    advanceSerial: () => Promise.reject(new Error("not used")),
+  });
+  c.ca2.handler = () => undefined; // a CA write that hangs until timeouts.response (2 s) on the other proxy
+  const other = c.proxies.find((p) => p !== ctl) as ProxyRuntime;
+  const write = csr(other.proxy.address.port, "slow-node");
+  await until(() => other.proxy.cluster?.member.follower.writesInFlight === 1, 3000, "a write in flight on the other proxy");
+  const answer = await adminPost(ctl, "/api/ca/failback");
+  assert.equal(answer.status, 503, answer.text);
+  assert.match(answer.text, /not acknowledged within \d+ ms by proxy-\d/);
+  assert.equal(pulled, false, "no final pull");
+  const s = await ctl.proxy.cluster?.member.store.read();
+  assert.deepEqual([s?.state.epoch, s?.state.active, s?.state.hold], [2, "ca2", undefined], "state unchanged, hold released");
+  await write;
+});
+
 test("drain and enable on any proxy take effect on every proxy", async (t) => {
   const c = await startCluster(t, 2);
   const [a, b] = c.proxies as [ProxyRuntime, ProxyRuntime];
