@@ -138,6 +138,9 @@ test("the active CA dies with writes flowing through every proxy: one promotion,
   const metrics = await adminGet(c.proxies[0] as ProxyRuntime, "/metrics");
   assert.match(metrics, /^puppet_ha_cluster_member_ca_writes_in_flight\{member="proxy-3"\} \d+$/m);
   assert.match(metrics, /^puppet_ha_cluster_lease_renewals_total [1-9]\d*$/m);
+  const page = await adminGet(c.proxies[0] as ProxyRuntime, "/");
+  assert.match(page, /<table id="cluster">/);
+  for (const m of ["proxy-1", "proxy-2", "proxy-3"]) assert.match(page, new RegExp(`data-member="${m}"`));
 });
 
 test("etcd quorum lost: catalogs and CA reads go on, CA writes get 503 + Retry-After after the view deadline, and work again after", async (t) => {
