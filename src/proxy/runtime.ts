@@ -220,6 +220,7 @@ export class ProxyRuntime {
     const cur = this.config;
     const changed = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
     const restart = [
+      ...(changed(cur.proxy?.cluster, next.proxy.cluster) ? ["proxy.cluster"] : []),
       ...(changed(cur.sync, next.sync) ? ["sync"] : []),
       ...(changed(cur.admin.listen, next.admin.listen) || changed(cur.admin.tls, next.admin.tls) || cur.admin.tokenFile !== next.admin.tokenFile ? ["admin.listen/tls/tokenFile"] : []),
     ];
