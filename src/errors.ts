@@ -82,12 +82,14 @@ export class FileAccessError extends PuppetHaError {
   }
 }
 
-/** No backend in a pool can take the request. HTTP 503 at the edge. */
+/** No backend in a pool can take the request. HTTP 503 at the edge (Retry-After: retryAfterS, default 5). */
 export class NoHealthyBackendError extends PuppetHaError {
   readonly pool: string;
-  constructor(pool: string, message = `no healthy backend in pool ${pool}`) {
+  readonly retryAfterS: number | undefined;
+  constructor(pool: string, message = `no healthy backend in pool ${pool}`, retryAfterS?: number) {
     super("E_NO_BACKEND", message);
     this.pool = pool;
+    this.retryAfterS = retryAfterS;
   }
 }
 

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { BackendStateName, HealthReport, SyncStateName } from "./report.js";
 import { EventKind, type HealthEvent } from "./events.js";
 import { RequestStats } from "./request-stats.js";
+import { ClusterMetrics } from "./cluster-metrics.js";
 import { OperatorMetrics } from "./operator-metrics.js";
 
 const BACKEND_STATES: BackendStateName[] = ["up", "down", "drain", "unknown"];
@@ -38,6 +39,8 @@ export class HealthMetrics {
   readonly #health: Gauge<"status">;
   /** Build info, config reloads, CRL fetch failures, refused client certs (operator-metrics.ts). */
   readonly operator: OperatorMetrics;
+  /** With proxy.cluster: controller, view, members, lease counters (cluster-metrics.ts). */
+  readonly cluster: ClusterMetrics;
   /** lastPass.at per remote destination already counted, so a pass is counted once. */
   readonly #countedPass = new Map<string, string>();
   /** Destinations whose passes arrive from the sync service itself: every one is counted there. */
@@ -67,6 +70,7 @@ export class HealthMetrics {
     this.#failovers.inc(0);
     this.#failbacks.inc(0);
     this.operator = new OperatorMetrics(this.registry);
+    this.cluster = new ClusterMetrics(this.registry);
     if (opts.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       OperatorMetrics.dropMisnamedDefaults(this.registry);
@@ -149,6 +153,7 @@ export class HealthMetrics {
     if (report.expiry.crl) this.#crlExpiry.set((Date.parse(report.expiry.crl.notAfter) - now) / 1000);
     for (const status of ["ok", "degraded", "down"] as const) this.#health.set({ status }, report.status === status ? 1 : 0);
     this.operator.update(report);
+    this.cluster.update(report);
   }
 
   /** The Prometheus text exposition of everything, after update(report). */

@@ -66,4 +66,31 @@ export interface HealthReport {
   expiry: { caCert?: ExpiryReport; crl?: ExpiryReport & { number?: string } };
   /** The last events, newest first (failover, failback, divergence, CRL reload, backend up/down, admin actions). */
   events: { at: string; kind: string; message: string }[];
+  /** With proxy.cluster only: the cluster as this proxy sees it. */
+  cluster?: ClusterReport;
+}
+
+/** One proxy of a cluster, from its record in etcd. */
+export interface ClusterMemberReport {
+  name: string;
+  adminUrl: string;
+  appliedEpoch: number;
+  viewAgeMs: number | null;
+  caWritesInFlight: number;
+}
+
+export interface ClusterReport {
+  /** This proxy's member name. */
+  name: string;
+  /** The member name holding the controller key (from the last read), if any. */
+  controller: string | null;
+  isController: boolean;
+  /** ISO time since which reads of etcd fail; null while they succeed. */
+  etcdUnreachableSince: string | null;
+  viewAgeMs: number | null;
+  members: ClusterMemberReport[];
+  leaseRenewals: number;
+  leaseRenewalFailures: number;
+  controllerChanges: number;
+  viewDeadlineMisses: number;
 }

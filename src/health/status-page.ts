@@ -3,7 +3,7 @@
 // fragment (`?fragment=1`) every 2 s. Every value is escaped here; the CSP allows only this
 // script and style (by hash) and same-origin fetches.
 import { createHash } from "node:crypto";
-import type { BackendReport, ExpiryReport, HealthReport, PoolReport, SyncDestinationReport } from "./report.js";
+import type { BackendReport, ClusterReport, ExpiryReport, HealthReport, PoolReport, SyncDestinationReport } from "./report.js";
 import { formatMs } from "./health-status.js";
 
 const STYLE = `
@@ -112,6 +112,7 @@ export function renderStatusFragment(r: HealthReport): string {
 ${r.reasons.length ? `<ul class="reasons">${r.reasons.map((x) => `<li>${e(x)}</li>`).join("")}</ul>` : `<p class="muted">Agents can get certificates and catalogs; nothing to report.</p>`}
 <p class="muted">Report time ${e(r.time)} · puppet-ha ${e(r.version)}</p>
 ${arbiter(r)}
+${r.cluster ? cluster(r.cluster) : ""}
 ${expiry(r)}
 ${r.pools.map((p) => pool(p, r.arbiter.active, r.time)).join("\n")}
 ${sync(r.sync, r.time)}
@@ -166,6 +167,18 @@ function backendRow(b: BackendReport, isActive: boolean, now: string): string {
     `<td>${c ? `${c.ok ? "ok" : "failed"} ${e(ago(c.at, now))}` : "none yet"}</td><td class="num">${c?.latencyMs !== undefined ? `${e(c.latencyMs)} ms` : ""}</td>` +
     `<td>${e(c?.error ?? "")}</td><td class="num">${e(b.consecutiveFailures)}</td><td class="num">${e(b.inFlight)}</td>` +
     `<td class="num">${e(b.requests)}</td><td class="num">${e(b.errors)}</td></tr>`;
+}
+
+/** proxy.cluster: the controller and every member as this proxy last read them from etcd. */
+function cluster(c: ClusterReport): string {
+  const rows = c.members.map((m) => `<tr data-member="${e(m.name)}"><td>${e(m.name)}${m.name === c.controller ? ` <span class="badge">controller</span>` : ""}${m.name === c.name ? " (this proxy)" : ""}</td>` +
+    `<td>${e(m.adminUrl)}</td><td class="num">${e(m.appliedEpoch)}</td><td class="num">${m.viewAgeMs === null ? "" : e(formatMs(m.viewAgeMs))}</td><td class="num">${e(m.caWritesInFlight)}</td></tr>`);
+  const etcd = c.etcdUnreachableSince === null ? "reachable" : `<strong>unreachable since ${e(c.etcdUnreachableSince)}</strong>`;
+  return `<h2>Cluster</h2>
+<p>Controller: <strong>${e(c.controller ?? "none")}</strong> · etcd ${etcd} · lease renewals ${e(c.leaseRenewals)} (failed ${e(c.leaseRenewalFailures)}) · elected here ${e(c.controllerChanges)} times · view deadline missed ${e(c.viewDeadlineMisses)} times</p>
+<table id="cluster"><thead><tr><th>Member</th><th>Admin URL</th><th>Applied epoch</th><th>View age</th><th>CA writes in flight</th></tr></thead><tbody>
+${rows.join("\n")}
+</tbody></table>`;
 }
 
 function sync(list: SyncDestinationReport[], now: string): string {

@@ -8,10 +8,12 @@ import { FileAccessError, ListenError, NoHealthyBackendError, UsageError } from 
 import { hostGuard } from "../health/app.js";
 import type { AdminConfig } from "../health/config.js";
 import type { AdminActions, CaState } from "../health/admin-api.js";
-import { AdminConflictError, UnknownBackendError } from "../health/admin-errors.js";
+import { AdminConflictError, AdminUnavailableError, UnknownBackendError } from "../health/admin-errors.js";
 import { assessHealth, healthThresholds, type HealthCore } from "../health/health-status.js";
+import { withCluster } from "../health/cluster.js";
 import { certNotAfter } from "../health/expiry.js";
 import type { ArbiterReport, BackendReport, PoolReport, SyncDestinationReport } from "../health/report.js";
+import { forwardToController } from "./control/admin-forward.js";
 import type { FailbackDriver } from "./failback-driver.js";
 import type { ProxyServer } from "./server.js";
 import type { PoolView } from "./snapshot.js";
@@ -67,7 +69,7 @@ export function healthReport(s: AdminSource, now = new Date()): HealthCore {
   };
   const info = s.proxy.tls.crl.info;
   const caCert = caCertNotAfter(s.proxy.tls.ca);
-  return assessHealth({
+  const core = assessHealth({
     now,
     pools: [poolReport("ca", snap.pools.ca, "active/standby"), poolReport("masters", snap.pools.masters, snap.pools.masters.balance)],
     arbiter,
@@ -75,9 +77,32 @@ export function healthReport(s: AdminSource, now = new Date()): HealthCore {
     ...(caCert ? { caCertNotAfter: caCert } : {}),
     crl: { ...(info.nextUpdate ? { nextUpdate: info.nextUpdate } : {}), ...(info.number !== undefined ? { number: info.number.toString() } : {}) },
   }, healthThresholds(s.admin()));
+  const cluster = s.proxy.cluster?.snapshot();
+  return cluster ? withCluster(core, cluster) : core;
 }
 
-/** The admin actions on the running proxy; errors are typed for admin-errors.ts. */
+/** In a cluster, on a proxy that is not the controller: where CA decisions are forwarded to. */
+function elsewhere(s: AdminSource) {
+  const c = s.proxy.cluster;
+  if (!c || c.decides()) return undefined;
+  return { controllerUrl: c.controllerAdminUrl(), tokenFile: s.admin().tokenFile, timeoutMs: 25_000 };
+}
+
+/** In a cluster: record a drain/enable in etcd, where every proxy reads it (control/drains.ts). */
+async function clusterWide(s: AdminSource, name: string, drained: boolean): Promise<void> {
+  const c = s.proxy.cluster;
+  if (!c) return;
+  try {
+    await c.drains.set(name, drained);
+  } catch (err) {
+    throw new AdminUnavailableError(`${drained ? "drained" : "enabled"} on this proxy only: etcd could not be written (${(err as Error).message}); retry`, { cause: err });
+  }
+}
+
+/**
+ * The admin actions on the running proxy; errors are typed for admin-errors.ts. With proxy.cluster,
+ * failover and failback are the controller's: another proxy forwards them to it (admin-forward.ts).
+ */
 export function proxyActions(s: AdminSource): AdminActions {
   const { proxy } = s;
   const known = (name: string) => {
@@ -88,6 +113,8 @@ export function proxyActions(s: AdminSource): AdminActions {
       return { epoch: proxy.arbiter.epoch, active: proxy.arbiter.active, primary: s.primary, failback: s.failback.view() };
     },
     async failover() {
+      const forward = elsewhere(s);
+      if (forward) return forwardToController(forward, "/api/ca/failover");
       try {
         return await proxy.failover("admin failover");
       } catch (err) {
@@ -95,8 +122,11 @@ export function proxyActions(s: AdminSource): AdminActions {
         throw err;
       }
     },
-    failback: () => s.failback.run("admin"),
-    drain(name) {
+    failback: () => {
+      const forward = elsewhere(s);
+      return forward ? forwardToController(forward, "/api/ca/failback") : s.failback.run("admin");
+    },
+    async drain(name) {
       known(name);
       try {
         proxy.drain(name);
@@ -104,12 +134,14 @@ export function proxyActions(s: AdminSource): AdminActions {
         if (err instanceof UsageError) throw new AdminConflictError(err.message, { cause: err });
         throw err;
       }
-      return Promise.resolve({ backend: name, drained: true });
+      await clusterWide(s, name, true);
+      return { backend: name, drained: true };
     },
-    enable(name) {
+    async enable(name) {
       known(name);
       proxy.enable(name);
-      return Promise.resolve({ backend: name, drained: false });
+      await clusterWide(s, name, false);
+      return { backend: name, drained: false };
     },
   };
 }

@@ -3,6 +3,7 @@
 // admin switches and the later guarded failback are all built on.
 import { NoHealthyBackendError, StateError, WritesInFlightError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { TransitionCause } from "./control/store.js";
 import type { ArbiterState, ArbiterStore } from "./state-store.js";
 
 export interface Scheduler {
@@ -24,6 +25,18 @@ export interface PromotionEvent {
   to: string;
   epoch: number;
   reason: string;
+  cause: TransitionCause;
+}
+
+/**
+ * What the data plane asks about CA requests, and nothing else: where this CA request goes (a
+ * worker name now, or later, or a typed error for the edge) and when a CA write starts and ends.
+ * Two implementations: the Arbiter (one proxy) and ClusterCaRouter (control/cluster-router.ts).
+ */
+export interface CaRouter {
+  acquire(write: boolean): string | Promise<string>;
+  writeStarted(): void;
+  writeEnded(): void;
 }
 
 /** Runs after the new {epoch, active} is saved and before held writes are released. */
@@ -44,6 +57,17 @@ export interface ArbiterOptions {
   holdMs: number;
   scheduler?: Scheduler;
   log?: Logger;
+  /**
+   * Several proxies: whether this proxy may decide (it is the controller). Default: always. A
+   * proxy that may not decide never fails over by itself; it adopts states through observe().
+   */
+  decides?: () => boolean;
+  /**
+   * Several proxies: persist a change of active CA where the decision lives (the etcd store's
+   * compare-and-set) before anything is sent to the new active; throws, and nothing changes here,
+   * when this proxy is not the controller any more or the state moved on. Default: store.save.
+   */
+  commit?: (next: ArbiterState, from: string, cause: TransitionCause) => Promise<void>;
 }
 
 interface Waiter {
@@ -61,7 +85,7 @@ export interface ArbiterSnapshot {
   lastChange: { at: number; from: string; to: string; reason: string } | undefined;
 }
 
-export class Arbiter {
+export class Arbiter implements CaRouter {
   private state: ArbiterState;
   private holds = 0;
   private writesInFlight = 0;
@@ -214,19 +238,20 @@ export class Arbiter {
    * Make `to` the active CA (epoch+1, saved before anything is sent to it), then run the
    * promotion hooks. Call only inside withWriteHold. Hook failures are logged, not fatal.
    */
-  async switchTo(to: string, reason: string): Promise<ArbiterState> {
+  async switchTo(to: string, reason: string, cause: TransitionCause = "failover"): Promise<ArbiterState> {
     if (!this.opts.workers.includes(to)) throw new NoHealthyBackendError("ca", `unknown CA worker "${to}"`);
     if (to === this.state.active) return { ...this.state };
     const from = this.state.active;
     const next = { epoch: this.state.epoch + 1, active: to };
-    this.opts.store.save(next); // throws FencedError: then nothing changes here
+    if (this.opts.commit) await this.opts.commit(next, from, cause); // throws: then nothing changes here
+    if (this.state.epoch < next.epoch) this.opts.store.save(next); // throws FencedError: then nothing changes here
     this.state = next;
     this.lastChange = { at: this.sched.now(), from, to, reason };
     this.opts.log?.warn({ from, to, epoch: next.epoch, reason }, "active CA changed");
     this.drain(); // reads go to the new active at once; writes stay held until the step ends
     for (const hook of this.hooks) {
       try {
-        await hook({ from, to, epoch: next.epoch, reason });
+        await hook({ from, to, epoch: next.epoch, reason, cause });
       } catch (err) {
         this.opts.log?.error({ err, from, to, epoch: next.epoch }, "promotion hook failed");
       }
@@ -236,7 +261,7 @@ export class Arbiter {
 
   /** Admin action: make `to` active under the write hold. */
   setActive(to: string, reason = "admin request"): Promise<ArbiterState> {
-    return this.withWriteHold(() => this.switchTo(to, reason));
+    return this.withWriteHold(() => this.switchTo(to, reason, "admin"));
   }
 
   /** Adopt a state seen elsewhere only if its epoch is higher (fencing). Returns true if adopted. */
@@ -259,8 +284,13 @@ export class Arbiter {
     else if (!this.opts.isUsable(this.state.active)) this.failover(`active CA ${this.state.active} still down, ${name} is up`);
   }
 
+  /** This proxy may decide now (it became the controller): act on what its checks already saw. */
+  reconsider(): void {
+    if (!this.opts.isUsable(this.state.active)) this.failover(`active CA ${this.state.active} down when this proxy became the controller`);
+  }
+
   private failover(reason: string): void {
-    if (this.failingOver) return;
+    if (this.failingOver || !(this.opts.decides?.() ?? true)) return;
     this.failingOver = true;
     void this.withWriteHold(async () => {
       try {

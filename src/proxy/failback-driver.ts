@@ -38,6 +38,14 @@ export interface FailbackDriverOptions {
   events: EventLog;
   log: Logger;
   scheduler: Scheduler;
+  /**
+   * With CA writes held here: wait until no CA write is in flight anywhere that could still reach
+   * the active CA, within ms; returns how to undo it if the failback aborts. Default: this proxy's
+   * own writes (arbiter.writesDrained). Several proxies: the cluster-wide hold in etcd.
+   */
+  quiesce?: (target: string, ms: number) => Promise<() => Promise<void>>;
+  /** Several proxies: only the controller starts an automatic failback. Default: always. */
+  decides?: () => boolean;
 }
 
 class Abort extends Error {}
@@ -80,6 +88,7 @@ export class FailbackDriver {
 
   /** One look at the primary: track how long it has been up, start an automatic failback when due. */
   tick(): void {
+    if (this.o.decides && !this.o.decides()) return;
     const a = this.o.arbiter;
     const d = autoFailback({
       now: this.o.scheduler.now(), policy: this.policy, afterMs: this.afterMs, active: a.active, primary: this.o.primary,
@@ -145,11 +154,16 @@ export class FailbackDriver {
           // Writes already sent to the active CA must finish first, or the final pull could miss
           // a certificate being signed right now (seen in the demo: a serial issued twice).
           const budget = this.o.finalTimeoutMs();
-          await arbiter.writesDrained(budget);
-          final = await p.pull(epoch, true, Math.max(1, budget - (this.o.scheduler.now() - t0)));
-          const why = switchRefusal({ pulledFor: epoch, report: final, epochNow: arbiter.epoch, activeNow: arbiter.active, activeBefore: from, primaryUp: this.o.primaryHealth().up });
-          if (why) throw new Abort(why);
-          return await arbiter.switchTo(primary, FAILBACK_REASON);
+          const release = this.o.quiesce ? await this.o.quiesce(primary, budget) : await arbiter.writesDrained(budget).then(() => () => Promise.resolve());
+          try {
+            final = await p.pull(epoch, true, Math.max(1, budget - (this.o.scheduler.now() - t0)));
+            const why = switchRefusal({ pulledFor: epoch, report: final, epochNow: arbiter.epoch, activeNow: arbiter.active, activeBefore: from, primaryUp: this.o.primaryHealth().up });
+            if (why) throw new Abort(why);
+            return await arbiter.switchTo(primary, FAILBACK_REASON, "failback");
+          } catch (err) {
+            await release().catch((e: unknown) => log.error({ err: e }, "failback: could not release the write hold (the next controller will)"));
+            throw err;
+          }
         } finally {
           writePauseMs = this.o.scheduler.now() - t0;
           this.lastWritePauseMs = writePauseMs;

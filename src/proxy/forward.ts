@@ -11,7 +11,7 @@ import { PassThrough } from "node:stream";
 import type { Dispatcher } from "undici";
 import { BadRequestError, ClientLimitError, NoHealthyBackendError, UpstreamError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
 import type { Admission } from "./admission.js";
-import type { Arbiter } from "./arbiter.js";
+import type { CaRouter } from "./arbiter.js";
 import { forwardHeaders, identityOf, responseHeaders, type Identity } from "./identity.js";
 import type { Backend, BackendPool } from "./pool.js";
 import { chargesBudget, marksDown, shouldRetry, statusFor, type FailureKind } from "./retry.js";
@@ -35,7 +35,7 @@ export interface ForwardContext {
   pinFileBucket: boolean;
   ca: BackendPool;
   masters: BackendPool;
-  arbiter: Arbiter;
+  arbiter: CaRouter;
   /** Requests in flight per client address and without a certificate. */
   admission: Admission;
   /** A revoking CA write succeeded: fetch the CRL now. */
@@ -433,7 +433,8 @@ export class Exchange implements Waiting {
     this.status = status;
     // After 408/413/429 the request body was not read: the connection cannot be reused.
     const close = status === 408 || status === 413 || status === 429 || this.ctx.draining;
-    replyError(this.res, status, err.message, { retryAfter: status === 503 || status === 429 ? "5" : undefined, close });
+    const retryAfter = err instanceof NoHealthyBackendError && err.retryAfterS !== undefined ? String(err.retryAfterS) : "5";
+    replyError(this.res, status, err.message, { retryAfter: status === 503 || status === 429 ? retryAfter : undefined, close });
   }
 
   /** The client side is over (response closed, or its connection closed): called once. */

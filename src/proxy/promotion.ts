@@ -5,7 +5,6 @@
 import { EventKind, type EventLog } from "../health/events.js";
 import type { Logger } from "../log.js";
 import type { PromotionEvent } from "./arbiter.js";
-import { FAILBACK_REASON } from "./failback-driver.js";
 import type { SyncPeer } from "./sync-peer.js";
 
 export interface PromotionRecord {
@@ -28,7 +27,7 @@ export interface PromotionOptions {
 
 export function promotionHook(o: PromotionOptions): (e: PromotionEvent) => Promise<void> {
   return async (e) => {
-    if (e.reason === FAILBACK_REASON) {
+    if (e.cause === "failback") {
       // The final pull under the write hold proved both cadirs equal: no gap, no loss window.
       o.record({ warnings: [] });
       return;

@@ -3,6 +3,7 @@
 // the guarded failback and the admin listener, started and stopped together.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import { createAdminApp } from "../health/app.js";
@@ -15,7 +16,8 @@ import { healthReports } from "../sync/status.js";
 import { parseLocation } from "../sync/rsync.js";
 import { realScheduler } from "./arbiter.js";
 import { closeAdmin, healthReport, listenAdmin, proxyActions, type AdminSource } from "./admin.js";
-import { FailbackDriver } from "./failback-driver.js";
+import type { ProxyCluster } from "./control/cluster.js";
+import { FailbackDriver, type FailbackDriverOptions } from "./failback-driver.js";
 import { promotionHook } from "./promotion.js";
 import { ProxyServer, type ProxyServerOptions } from "./server.js";
 import { httpSyncPeer, localSyncPeer, type SyncPeer } from "./sync-peer.js";
@@ -27,6 +29,11 @@ export interface ProxyRuntimeOptions extends Omit<ProxyServerOptions, "config"> 
   config: Config;
   /** Test seams of the in-process sync service. */
   sync?: Pick<SyncServiceOptions, "clock" | "cron" | "watch" | "env">;
+}
+
+/** Failback with several proxies: the controller's alone, its final pull under the cluster-wide hold. */
+function clusterFailback(c: ProxyCluster): Pick<FailbackDriverOptions, "quiesce" | "decides"> {
+  return { quiesce: (target, ms) => c.quiesce(target, ms), decides: () => c.decides() };
 }
 
 export class ProxyRuntime {
@@ -79,10 +86,12 @@ export class ProxyRuntime {
       pullTimeoutMs: Math.max(60_000, cfg.sync?.rsync.timeout ?? 0),
       finalTimeoutMs: () => Math.max(500, (this.config.proxy?.ca.holdWrites ?? 10_000) - 500),
       events: proxy.events, log: this.log, scheduler: sched,
+      ...(proxy.cluster ? clusterFailback(proxy.cluster) : {}),
     });
     proxy.arbiter.onPromotion((e) => {
       this.sync?.noteEpoch(e.epoch);
     });
+    proxy.cluster?.member.follower.onTransition((t) => this.sync?.noteEpoch(t.epoch));
     proxy.arbiter.onPromotion(promotionHook({
       peer: (w) => this.peers.get(w),
       serialGap: () => this.config.proxy?.ca.serialGap ?? 0,
@@ -94,16 +103,20 @@ export class ProxyRuntime {
     }));
     if (this.sync) {
       const sync = this.sync;
-      // Cheap: the worker merges requests into at most one more pass.
-      proxy.onCaWrite = () => void sync.requestPass(undefined, "ca-write").catch(() => undefined);
+      // Cheap: the worker merges requests into at most one more pass. In a cluster only the controller syncs.
+      const cluster = proxy.cluster;
+      proxy.onCaWrite = () => {
+        if (!cluster || cluster.decides()) void sync.requestPass(undefined, "ca-write").catch(() => undefined);
+      };
     }
   }
 
   /** Start the proxy, in-process sync, failback watch and admin listener. */
   static async start(o: ProxyRuntimeOptions): Promise<ProxyRuntime> {
     if (!o.config.proxy) throw new UsageError("the config has no proxy section");
-    const proxy = await ProxyServer.start({ ...o, config: o.config.proxy });
     let rt: ProxyRuntime | undefined;
+    const cluster = o.config.proxy.cluster && { config: o.config.proxy.cluster, adminUrl: () => (rt ? rt.adminUrl : "") };
+    const proxy = await ProxyServer.start({ ...o, config: o.config.proxy, ...(cluster ? { cluster } : {}) });
     try {
       rt = new ProxyRuntime(o, proxy);
       const source = rt.source();
@@ -117,6 +130,7 @@ export class ProxyRuntime {
         await rt.sync.start();
       }
       rt.failback.start();
+      proxy.cluster?.start();
       o.log.info({ part: "admin", listen: rt.adminAddress, tls: Boolean(o.config.admin.tls), sync: rt.sync ? rt.sync.destinations : undefined }, "admin listening");
       return rt;
     } catch (err) {
@@ -129,6 +143,13 @@ export class ProxyRuntime {
   get adminAddress(): { host: string; port: number } {
     const a = (this.admin as Server).address() as AddressInfo;
     return { host: a.address, port: a.port };
+  }
+
+  /** This proxy's admin URL as the other proxies of a cluster reach it. */
+  get adminUrl(): string {
+    const { host, port } = this.adminAddress;
+    const name = host === "0.0.0.0" || host === "::" ? hostname() : host.includes(":") ? `[${host}]` : host;
+    return `${this.config.admin.tls ? "https" : "http"}://${name}:${port}`;
   }
 
   /** What the admin listener reads. */
@@ -199,6 +220,7 @@ export class ProxyRuntime {
     const cur = this.config;
     const changed = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
     const restart = [
+      ...(changed(cur.proxy?.cluster, next.proxy.cluster) ? ["proxy.cluster"] : []),
       ...(changed(cur.sync, next.sync) ? ["sync"] : []),
       ...(changed(cur.admin.listen, next.admin.listen) || changed(cur.admin.tls, next.admin.tls) || cur.admin.tokenFile !== next.admin.tokenFile ? ["admin.listen/tls/tokenFile"] : []),
     ];

@@ -9,8 +9,11 @@ import { ListenError, NoHealthyBackendError, UsageError } from "../errors.js";
 import { EventKind, EventLog } from "../health/events.js";
 import { HealthMetrics } from "../health/metrics.js";
 import type { Logger } from "../log.js";
-import { Arbiter, realScheduler, type Scheduler } from "./arbiter.js";
+import { Arbiter, realScheduler, type CaRouter, type Scheduler } from "./arbiter.js";
 import type { ProxyConfig } from "./config.js";
+import { ProxyCluster } from "./control/cluster.js";
+import { ClusterCaRouter } from "./control/cluster-router.js";
+import type { ClusterConfig } from "./control/config.js";
 import { CrlRefresher, type CrlFetch } from "./crl-refresh.js";
 import { Admission } from "./admission.js";
 import { Exchange, trackConnection, type ForwardContext } from "./forward.js";
@@ -19,7 +22,7 @@ import { admitted, identify, identityOf, refuse } from "./identity.js";
 import { BackendPool, usable, type BackendInfo } from "./pool.js";
 import { classify } from "./route.js";
 import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapshot.js";
-import { FileArbiterStore } from "./state-store.js";
+import { FileArbiterStore, MemoryArbiterStore } from "./state-store.js";
 import { replyError } from "./respond.js";
 import { TlsMaterial } from "./tls.js";
 import { keyFileWarning, redactTarget } from "../token.js";
@@ -37,12 +40,21 @@ export interface ProxyServerOptions {
   /** Shared with the admin listener (default: new ones). */
   events?: EventLog;
   metrics?: HealthMetrics;
+  /**
+   * proxy.cluster: the CA decision lives in etcd (control/cluster.ts), this proxy's admin URL as
+   * the others reach it. Started by the caller once the admin listener is up (startCluster).
+   */
+  cluster?: { config: ClusterConfig; adminUrl: () => string };
 }
 
 export class ProxyServer implements ProxySnapshotSource {
   readonly ca: BackendPool;
   readonly masters: BackendPool;
   readonly arbiter: Arbiter;
+  /** With proxy.cluster: this proxy's part in the cluster (else undefined: the state file decides). */
+  readonly cluster: ProxyCluster | undefined;
+  /** What the data plane asks where CA requests go: the arbiter alone, or the cluster's follower first. */
+  readonly router: CaRouter;
   readonly tls: TlsMaterial;
   /** Backend up/down and CRL reloads land here; the admin listener shows them. */
   readonly events: EventLog;
@@ -77,12 +89,22 @@ export class ProxyServer implements ProxySnapshotSource {
     this.upstreams = [...attachUpstreams(this.ca, this.upstreamSettings), ...attachUpstreams(this.masters, this.upstreamSettings)];
     for (const pool of [this.ca, this.masters]) this.metrics.registerBackends(pool.name, pool.backends.map((b) => b.name));
     const statePath = join(c.stateDir, "arbiter.json");
+    const workers = c.ca.workers.map((w) => w.name);
+    const cluster = (this.cluster = o.cluster && new ProxyCluster({
+      config: o.cluster.config, workers, adminUrl: o.cluster.adminUrl, scheduler: sched, log: this.log, applyDrained: (names) => this.applyDrained(names),
+    }));
     this.arbiter = new Arbiter({
-      workers: c.ca.workers.map((w) => w.name), store: new FileArbiterStore(statePath),
+      // In a cluster the state lives in etcd: epoch 0 here until the first read is adopted.
+      workers, store: cluster ? new MemoryArbiterStore({ epoch: 0, active: workers[0] as string }) : new FileArbiterStore(statePath),
       isUsable: (n) => { const b = this.ca.get(n); return b !== undefined && usable(b); },
       isPromotable: (n) => { const b = this.ca.get(n); return b?.state === "up" && !b.drained; },
       holdMs: c.ca.holdWrites, scheduler: sched, log: this.log,
+      ...(cluster ? { decides: () => cluster.decides(), commit: (next, from, cause) => cluster.commit(next, from, cause) } : {}),
     }, statePath);
+    cluster?.attach(this.arbiter);
+    this.router = cluster
+      ? new ClusterCaRouter({ follower: cluster.member.follower, arbiter: this.arbiter, holdMs: () => this.config.ca.holdWrites, scheduler: sched })
+      : this.arbiter;
     this.tls = new TlsMaterial(c.tls, c.stateDir);
     this.tls.load();
     const keyWarning = keyFileWarning(c.tls.key, "proxy TLS key");
@@ -116,9 +138,10 @@ export class ProxyServer implements ProxySnapshotSource {
       });
     }
     this.arbiter.onPromotion(() => void this.crl.kick());
+    cluster?.member.follower.onTransition(() => void this.crl.kick()); // every proxy, not only the controller
     this.ctx = {
       timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
-      arbiter: this.arbiter, revoked: () => void this.crl.kick(),
+      arbiter: this.router, revoked: () => void this.crl.kick(),
       markDown: (b, reason) => passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason),
       admission: (this.admission = new Admission({ perClient: c.limits.perClient, unauthenticated: c.limits.unauthenticated })),
       ended: (ex) => this.finished(ex), draining: false,
@@ -256,6 +279,16 @@ export class ProxyServer implements ProxySnapshotSource {
     }
   }
 
+  /** Cluster: adopt the cluster-wide drained set (the active CA is never drained here: fail over first). */
+  private applyDrained(names: ReadonlySet<string>): void {
+    for (const b of [...this.ca.backends, ...this.masters.backends]) {
+      const want = names.has(b.name) && !(b.pool === "ca" && b.name === this.arbiter.active);
+      if (want === b.drained) continue;
+      if (want) this.drain(b.name);
+      else this.enable(b.name);
+    }
+  }
+
   /** Fetch the CRL from the active CA now (tests, admin). */
   refreshCrl(): Promise<void> {
     return this.crl.kick();
@@ -356,6 +389,7 @@ export class ProxyServer implements ProxySnapshotSource {
         await closed;
       }
       this.arbiter.close();
+      await this.cluster?.stop();
       closeUpstreams(this.upstreams);
       this.log.info("proxy stopped");
     })();

@@ -17,7 +17,8 @@ export interface ClusterMemberOptions {
   name: string;
   prefix: string;
   timing: LeaseTiming;
-  adminUrl: string;
+  /** This proxy's admin URL as other proxies reach it (read at every publish: known once the admin listener is up). */
+  adminUrl: string | (() => string);
   workers: readonly string[];
   retryAfterS: number;
   scheduler?: Scheduler;
@@ -107,7 +108,7 @@ export class ClusterMember {
     const lease = this.election.leaseId;
     try {
       await this.registry.publish({
-        adminUrl: this.opts.adminUrl, appliedEpoch: this.follower.state?.epoch ?? 0, viewAgeMs: this.view.ageMs() ?? null,
+        adminUrl: typeof this.opts.adminUrl === "string" ? this.opts.adminUrl : this.opts.adminUrl(), appliedEpoch: this.follower.state?.epoch ?? 0, viewAgeMs: this.view.ageMs() ?? null,
         caWritesInFlight: this.follower.writesInFlight, holdAck: ack, publishedAt: this.sched.now(),
       });
       this.lastAck = ack;

@@ -274,3 +274,37 @@ test("writesDrained resolves as soon as the last write ended, whenever writes en
   arbiter.writeEnded();
   await waiting;
 });
+
+test("cluster: an arbiter that may not decide never fails over by itself; it adopts states from outside", async () => {
+  const clock = new FakeClock();
+  const up = new Set(["ca2"]);
+  const a = new Arbiter({ workers: ["ca1", "ca2"], store: new MemoryArbiterStore({ epoch: 1, active: "ca1" }), isUsable: (n) => up.has(n), holdMs: 1000, scheduler: clock, decides: () => false });
+  a.workerDown("ca1", "checks failed");
+  await flush();
+  assert.equal(a.epoch, 1);
+  assert.equal(a.active, "ca1");
+  assert.equal(a.observe({ epoch: 2, active: "ca2" }), true);
+  assert.equal(a.active, "ca2");
+});
+
+test("cluster: a change of active CA is committed first; when the commit throws nothing changes and no hook runs", async () => {
+  const clock = new FakeClock();
+  const committed: { epoch: number; active: string; from: string; cause: string }[] = [];
+  let refuse = true;
+  const hooks: string[] = [];
+  const a = new Arbiter({
+    workers: ["ca1", "ca2"], store: new MemoryArbiterStore({ epoch: 4, active: "ca1" }), isUsable: () => true, holdMs: 1000, scheduler: clock,
+    commit: (next, from, cause) => {
+      if (refuse) return Promise.reject(new Error("not the controller"));
+      committed.push({ ...next, from, cause });
+      return Promise.resolve();
+    },
+  });
+  a.onPromotion((e) => void hooks.push(`${e.to}@${e.epoch}:${e.cause}`));
+  await assert.rejects(a.setActive("ca2"), /not the controller/);
+  assert.deepEqual([a.epoch, a.active, hooks], [4, "ca1", []]);
+  refuse = false;
+  await a.setActive("ca2");
+  assert.deepEqual(committed, [{ epoch: 5, active: "ca2", from: "ca1", cause: "admin" }]);
+  assert.deepEqual([a.epoch, a.active, hooks], [5, "ca2", ["ca2@5:admin"]]);
+});

@@ -1,0 +1,202 @@
+// A proxy with `proxy.cluster`: its ClusterMember wired to the proxy's Arbiter. The arbiter adopts
+// every state the follower applies (before any further CA write is routed); only the controller's
+// arbiter decides, and its changes are committed to etcd (compare-and-set) before anything is sent
+// to the new active; a failback's final pull waits for the cluster-wide write hold.
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { FileAccessError, HoldNotAcknowledgedError, StaleStateError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import type { Arbiter, Scheduler } from "../arbiter.js";
+import type { ArbiterState } from "../state-store.js";
+import type { ClusterConfig } from "./config.js";
+import { EtcdClient, type EtcdTls } from "./etcd.js";
+import { ClusterDrains } from "./drains.js";
+import { ClusterMember } from "./member.js";
+import { holdAcknowledged, membersPrefix, parseMember, type MemberRecord } from "./members.js";
+import type { TransitionCause } from "./store.js";
+import type { LeaseTiming } from "./timing.js";
+
+export interface ProxyClusterOptions {
+  config: ClusterConfig;
+  workers: readonly string[];
+  adminUrl: () => string;
+  scheduler: Scheduler;
+  log: Logger;
+  /** Apply the cluster-wide set of drained backends (read every loopWait). */
+  applyDrained(names: ReadonlySet<string>): void;
+}
+
+/** What /health and /metrics show of the cluster, from this proxy. */
+export interface ClusterSnapshot {
+  name: string;
+  controller: string | undefined;
+  isController: boolean;
+  members: MemberRecord[];
+  viewAgeMs: number | undefined;
+  viewDeadlineInMs: number;
+  etcdUnreachableSince: number | undefined;
+  caWritesInFlight: number;
+  counters: { leaseRenewals: number; leaseRenewalFailures: number; controllerChanges: number; viewDeadlineMisses: number };
+}
+
+function readTls(c: ClusterConfig["etcd"]["tls"]): EtcdTls | undefined {
+  if (!c) return undefined;
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (cause) {
+      throw new FileAccessError(path, what, { cause });
+    }
+  };
+  return { ca: read(c.ca, "etcd CA certificate"), cert: c.cert ? read(c.cert, "etcd client certificate") : "", key: c.key ? read(c.key, "etcd client key") : "" };
+}
+
+export class ProxyCluster {
+  readonly member: ClusterMember;
+  /** Drain/enable of backends, cluster-wide. */
+  readonly drains: ClusterDrains;
+  readonly timing: LeaseTiming;
+  private readonly client: EtcdClient;
+  private arbiter: Arbiter | undefined;
+  private readonly counters = { leaseRenewals: 0, leaseRenewalFailures: 0, controllerChanges: 0, viewDeadlineMisses: 0 };
+  private pastDeadline = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly o: ProxyClusterOptions) {
+    const c = o.config;
+    this.timing = { ttlMs: c.ttl, loopWaitMs: c.loopWait, retryTimeoutMs: c.retryTimeout };
+    const tls = readTls(c.etcd.tls);
+    this.client = new EtcdClient({ endpoints: c.etcd.endpoints, timeoutMs: c.retryTimeout, ...(tls ? { tls } : {}) });
+    this.member = new ClusterMember({
+      client: this.client, name: c.name, prefix: c.prefix, timing: this.timing, adminUrl: o.adminUrl, workers: o.workers,
+      // A refused CA write may go through once etcd answers again or a new controller is in place.
+      retryAfterS: Math.ceil(c.ttl / 1000), scheduler: o.scheduler, log: o.log,
+    });
+    this.drains = new ClusterDrains({
+      client: this.client, prefix: c.prefix, periodMs: c.loopWait, scheduler: o.scheduler, apply: (names) => o.applyDrained(names),
+      onError: (err) => o.log.debug({ err }, "cannot read the drained backends from etcd"),
+    });
+    this.member.election.on((e) => {
+      if (e.kind === "renewed") this.counters.leaseRenewals++;
+      else if (e.kind === "renewal-failed") this.counters.leaseRenewalFailures++;
+      else if (e.kind === "elected") {
+        this.counters.controllerChanges++;
+        void this.initialState();
+      }
+    });
+  }
+
+  /** Tie the arbiter to the follower: it adopts every applied state; as controller it acts on its checks. */
+  attach(arbiter: Arbiter): void {
+    this.arbiter = arbiter;
+    const f = this.member.follower;
+    f.onChange(() => {
+      const s = f.state;
+      if (s) arbiter.observe({ epoch: s.epoch, active: s.active });
+      this.noteDeadline();
+      if (s && this.decides()) arbiter.reconsider();
+    });
+  }
+
+  /** Count each time the view deadline passes (checked on every view change and every snapshot). */
+  private noteDeadline(): void {
+    const past = this.o.scheduler.now() >= this.member.view.deadline();
+    if (past && !this.pastDeadline) this.counters.viewDeadlineMisses++;
+    this.pastDeadline = past;
+  }
+
+  decides(): boolean {
+    return this.member.election.isController();
+  }
+
+  start(): void {
+    this.member.start();
+    this.drains.start();
+  }
+
+  /** Leave the cluster: release (revoke the lease at once) or not (as if this process died: it expires after ttl). Idempotent. */
+  stop(o: { release: boolean } = { release: true }): Promise<void> {
+    this.stopping ??= (async () => {
+      this.drains.stop();
+      await this.member.stop(o).catch((err: unknown) => this.o.log.warn({ err }, "could not release the controller key"));
+      await this.client.close();
+    })();
+    return this.stopping;
+  }
+
+  /** The first controller of a new cluster writes epoch 1 with the first CA worker active. */
+  private async initialState(): Promise<void> {
+    try {
+      if (await this.member.store.read()) return;
+      const s = await this.member.store.compareAndSet(undefined, { epoch: 1, active: this.o.workers[0] as string });
+      this.member.follower.apply(s);
+    } catch (err) {
+      this.o.log.warn({ err }, "could not write the first CA state");
+    }
+  }
+
+  /** Arbiter commit: the controller's compare-and-set of a change of active CA, applied here at once. */
+  async commit(next: ArbiterState, from: string, cause: TransitionCause): Promise<void> {
+    const prev = await this.member.store.read();
+    if (!prev || prev.state.epoch !== next.epoch - 1 || prev.state.active !== from) {
+      throw new StaleStateError(prev?.revision ?? 0, prev?.revision ?? 0);
+    }
+    const stored = await this.member.store.compareAndSet(prev, { epoch: next.epoch, active: next.active, change: { from, cause, at: this.o.scheduler.now() } });
+    this.member.follower.apply(stored);
+  }
+
+  /** The live members (a linearizable read of the registry). */
+  async members(): Promise<MemberRecord[]> {
+    const r = await this.client.range(membersPrefix(this.o.config.prefix), { prefix: true });
+    return r.kvs.map((kv) => parseMember(kv.value, kv.key));
+  }
+
+  /**
+   * Failback quiesce: put a write hold into the CA state and wait until every live member
+   * acknowledges it with no CA write in flight (HoldNotAcknowledgedError after ms). Returns the
+   * release for an abort (the switch itself removes the hold).
+   */
+  async quiesce(target: string, ms: number): Promise<() => Promise<void>> {
+    const { store, follower } = this.member;
+    const prev = await store.read();
+    if (!prev || prev.state.epoch !== this.arbiter?.epoch) throw new StaleStateError(prev?.revision ?? 0, prev?.revision ?? 0);
+    const id = randomUUID();
+    const started = this.o.scheduler.now();
+    follower.apply(await store.compareAndSet(prev, { ...prev.state, hold: { id, target, since: started } }));
+    const release = async () => {
+      const cur = await store.read();
+      if (cur?.state.hold?.id !== id) return;
+      const { hold: _released, ...rest } = cur.state;
+      follower.apply(await store.compareAndSet(cur, rest));
+    };
+    try {
+      for (;;) {
+        const ack = holdAcknowledged(await this.members(), id);
+        if (ack.done) return release;
+        if (this.o.scheduler.now() - started >= ms) throw new HoldNotAcknowledgedError(id, ack.waitingFor, ms);
+        await new Promise<void>((resolve) => this.o.scheduler.setTimeout(resolve, Math.max(20, Math.floor(this.timing.loopWaitMs / 5))));
+      }
+    } catch (err) {
+      await release().catch(() => undefined); // the next controller clears it otherwise
+      throw err;
+    }
+  }
+
+  /** The controller's admin URL from the last view (undefined: no controller, or not registered). */
+  controllerAdminUrl(): string | undefined {
+    const snap = this.member.view.snapshot;
+    const name = snap?.controller;
+    return name === undefined ? undefined : snap?.members.find((m) => m.name === name)?.adminUrl;
+  }
+
+  snapshot(): ClusterSnapshot {
+    const { view, follower, election } = this.member;
+    this.noteDeadline();
+    const snap = view.snapshot;
+    return {
+      name: this.member.name, controller: snap?.controller, isController: election.isController(), members: snap?.members ?? [],
+      viewAgeMs: view.ageMs(), viewDeadlineInMs: Math.max(-1, view.deadline() - this.o.scheduler.now()),
+      etcdUnreachableSince: view.unreachableSince, caWritesInFlight: follower.writesInFlight, counters: { ...this.counters },
+    };
+  }
+}
