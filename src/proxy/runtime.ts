@@ -22,6 +22,7 @@ import { promotionHook } from "./promotion.js";
 import { ProxyServer, type ProxyServerOptions } from "./server.js";
 import { httpSyncPeer, localSyncPeer, type SyncPeer } from "./sync-peer.js";
 import { VERSION } from "../version.js";
+import { keyFileWarning } from "../token.js";
 
 
 export interface ProxyRuntimeOptions extends Omit<ProxyServerOptions, "config"> {
@@ -125,6 +126,8 @@ export class ProxyRuntime {
         tokenFile: o.config.admin.tokenFile, version: VERSION, logger: o.log.child({ part: "admin" }),
       });
       rt.admin = await listenAdmin(app, o.config.admin);
+      const adminKeyWarning = o.config.admin.tls && keyFileWarning(o.config.admin.tls.key, "admin TLS key");
+      if (adminKeyWarning) o.log.warn(adminKeyWarning);
       if (rt.sync) {
         rt.sync.noteEpoch(proxy.arbiter.epoch);
         await rt.sync.start();

@@ -5,7 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpsRequest } from "node:https";
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
+import { pino } from "pino";
+import type { Logger } from "../../../src/log.js";
 import { join } from "node:path";
 import { call, pki, until } from "./harness.js";
 import { admin, health, startHa, TOKEN } from "./ha-harness.js";
@@ -122,7 +124,12 @@ test("admin.tls: the admin listener speaks HTTPS", async (t) => {
   const key = join(p.dir, "admin.key");
   writeFileSync(cert, p.server.certPem);
   writeFileSync(key, p.server.keyPem);
-  const ha = await startHa(t, { sync: false, admin: { tls: { cert, key } } });
+  chmodSync(key, 0o644);
+  const lines: { level: unknown; msg: unknown }[] = [];
+  const log = pino({ level: "info" }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: unknown; msg: unknown }) }) as unknown as Logger;
+  const ha = await startHa(t, { sync: false, admin: { tls: { cert, key } }, log });
+  const warnings = lines.filter((l) => l.level === 40).map((l) => String(l.msg));
+  assert.ok(warnings.some((w) => w.includes(`admin TLS key ${key} is readable or writable by others`)), `a loose admin key is served with a warning: ${warnings.join(" | ")}`);
   const body = await new Promise<string>((resolve, reject) => {
     httpsRequest({ host: "127.0.0.1", port: ha.rt.adminAddress.port, path: "/health/live", ca: p.ca.certPem, servername: "localhost", agent: false }, (res) => {
       let b = "";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { configSchema, type Config } from "../../../src/config/schema.js";
-import { silentLogger } from "../../../src/log.js";
+import { silentLogger, type Logger } from "../../../src/log.js";
 import { ProxyRuntime } from "../../../src/proxy/runtime.js";
 import type { HealthReport } from "../../../src/health/report.js";
 import type { CronFactory } from "../../../src/sync/triggers.js";
@@ -38,6 +38,8 @@ export interface HaOptions {
   masters?: number;
   /** proxy.timeouts.response (default 2s). */
   responseTimeout?: string;
+  /** Where the runtime logs (default: nowhere). */
+  log?: Logger;
 }
 
 export interface Ha {
@@ -103,7 +105,7 @@ export async function startHa(t: TestContext, o: HaOptions = {}): Promise<Ha> {
   const config = configSchema.parse(raw);
   // The schedule never fires by itself: passes come from start, CA writes and failback.
   const cron: CronFactory = () => ({ stop: () => undefined });
-  const rt = await ProxyRuntime.start({ config, log: silentLogger(), sync: { cron } });
+  const rt = await ProxyRuntime.start({ config, log: o.log ?? silentLogger(), sync: { cron } });
   t.after(() => rt.stop(0));
   return {
     rt, port: rt.proxy.address.port, adminUrl: `http://127.0.0.1:${rt.adminAddress.port}`, root, dir1, dir2, cadir, ca1, ca2, masters, tokenFile, config,
