@@ -110,14 +110,17 @@ exit $rc
 });
 
 test("an rsync killed mid-copy leaves no truncated file on ca2, and the next pass converges", async (t) => {
-  // The first copy into a cadir (the only rsync call with --delay-updates) is slowed down to
+  // The first copy into a cadir (the rsync calls with --delay-updates) is slowed down to
   // 8 KB/s and SIGKILLed (its whole process group) as soon as it has started writing into the
-  // destination: after the burst test, inventory.txt alone takes seconds to write.
+  // destination: after the burst test, inventory.txt alone takes seconds to write. The copy reads
+  // its file list on stdin (--files-from=-): a background job's stdin is /dev/null unless handed
+  // over explicitly, hence fd 3.
   const fixture = await rsyncFixture("kill-mid-copy", `dir=$(dirname "$0")
 case " $* " in *" --delay-updates "*) copy=1 ;; *) copy=0 ;; esac
 if [ "$copy" = 1 ] && mkdir "$dir/killed" 2>/dev/null; then
   for dest; do :; done
-  setsid /usr/bin/rsync --bwlimit=8 "$@" &
+  exec 3<&0
+  setsid /usr/bin/rsync --bwlimit=8 "$@" 0<&3 3<&- &
   pid=$!
   i=0
   while [ $i -lt 400 ]; do
