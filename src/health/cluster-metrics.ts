@@ -24,8 +24,8 @@ export class ClusterMetrics {
     this.#memberWrites = new Gauge({ name: "puppet_ha_cluster_member_ca_writes_in_flight", help: "CA writes in flight on each member proxy (its record in etcd)", labelNames: ["member"], registers });
     const counter = (name: string, help: string) => new Counter({ name, help, registers });
     this.#counters = {
-      leaseRenewals: counter("puppet_ha_cluster_lease_renewals_total", "Successful renewals of this proxy's etcd lease"),
-      leaseRenewalFailures: counter("puppet_ha_cluster_lease_renewal_failures_total", "Failed renewals of this proxy's etcd lease"),
+      leaseRenewals: counter("puppet_ha_cluster_lease_renewals_total", "Successful renewals of the controller lease while this proxy holds it"),
+      leaseRenewalFailures: counter("puppet_ha_cluster_lease_renewal_failures_total", "Failed renewals of the controller lease while this proxy holds it"),
       controllerChanges: counter("puppet_ha_cluster_elected_total", "Times this proxy became the controller"),
       viewDeadlineMisses: counter("puppet_ha_cluster_view_deadline_misses_total", "Times this proxy's view deadline passed (CA writes refused until etcd answers)"),
     };
