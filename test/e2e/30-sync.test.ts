@@ -154,8 +154,15 @@ exec /usr/bin/rsync "$@"
   assert.match(await readFile(join(ca2, "serial"), "utf8"), /^[0-9A-F]{4,}\n?$/);
   await crlNumber(join(ca2, "ca_crl.pem"));
   // --delay-updates: nothing of the killed copy was put in place (not inventory.txt without its
-  // cert, nor the serial without the inventory line).
-  assert.deepEqual(cadirDiff(before, cadirDigest(ca2)), [], "ca2 unchanged by the killed copy");
+  // cert, nor the serial without the inventory line). The failed pass is retried 2 s later (with
+  // the real rsync: the fixture kills only once) and, now that a pass copies only the changed
+  // files, that retry may already be done: ca2 is then exactly ca1. Never anything in between.
+  const now = cadirDigest(ca2);
+  const changed = cadirDiff(before, now);
+  if (changed.length > 0) {
+    assert.deepEqual(cadirDiff(cadirDigest(ca1), now), [], `ca2 took part of the signing (${changed.join(", ")}) but is not ca1`);
+    assert.ok(changed.includes("inventory.txt") && changed.includes("serial") && changed.includes(`signed/e2e-sync-killed-${RUN}.pem`), `the retried pass copied the whole signing: ${changed.join(", ")}`);
+  }
 
   // The next change makes the next pass, which copies everything and removes rsync's leftovers.
   await sign(`e2e-sync-after-kill-${RUN}`);
