@@ -111,6 +111,9 @@ test("several endpoints: a dead or hung member is skipped, all down is EtcdUnava
   const c = client(t, etcd.endpoints, { timeoutMs: 500 });
   await c.put("k", "v");
   await m1.kill();
+  // If m1 led, the others need an election (timeout 1 s) before they serve a linearizable read;
+  // wait for it so the read below measures failover, not the election.
+  await Promise.all([etcd.waitHealthy(m2), etcd.waitHealthy(m3)]);
   assert.equal((await c.range("k")).kvs[0]?.value, "v", "a read fails over to the next member");
   assert.notEqual(c.endpoint, m1.clientUrl, "the member that answered is tried first next time");
   m2.pause();
