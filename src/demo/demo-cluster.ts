@@ -1,5 +1,6 @@
 // The demo's whole system in a kept state dir: the cluster of src/demo/cluster with `puppet-ha
 // proxy` in front (sync in-process, admin token), a twitch for one demo node, and its first run.
+// With two proxies: a 3-member etcd, proxy-1 and proxy-2 with `proxy.cluster`, haproxy (TCP) in front.
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -9,12 +10,16 @@ import { stringify } from "yaml";
 import { readTokenFile } from "../token.js";
 import { runPuppetAgent, agentDirs, type AgentRunResult } from "./cluster/agent.js";
 import { Cluster, FRONT_END_HOST } from "./cluster/cluster.js";
+import { EtcdMembers } from "./cluster/etcd.js";
+import { ProxySet } from "./cluster/proxy-set.js";
 import { packageRoot, selfCliArgv } from "./cluster/frontend.js";
 import { LOOPBACK, pollUntil, request } from "./cluster/net.js";
 import type { PuppetSystem } from "./cluster/system.js";
-import type { DemoPorts } from "./preflight.js";
+import type { DemoClusterPorts, DemoPorts } from "./preflight.js";
 
 export const DEMO_NODE = "demo-node";
+/** The two proxies' lease timing: a handover within ttl + loopWait (about 6 s). */
+export const CLUSTER_TIMING = { ttl: "5s", loopWait: "1s", retryTimeout: "2s" };
 
 export interface DemoOptions {
   stateDir: string;
@@ -22,6 +27,9 @@ export interface DemoOptions {
   sys: PuppetSystem;
   readyTimeoutMs: number;
   withTwitch: boolean;
+  /** Two: etcd, two proxies and a load balancer; needs clusterPorts. */
+  proxies: 1 | 2;
+  clusterPorts?: DemoClusterPorts;
   onInstance: (name: string, event: "starting" | "ready") => void;
 }
 
@@ -35,18 +43,26 @@ export interface CaView {
 
 export class Demo {
   twitch: { pid: number | null; url: string; tokenFile: string; child: ResultPromise } | undefined;
+  /** With two proxies: the etcd members and the proxies behind the load balancer. */
+  etcd: EtcdMembers | undefined;
+  proxies: ProxySet | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(readonly cluster: Cluster, readonly opts: DemoOptions) {}
 
+  /** proxy-1's admin listener when there are two. */
   get adminUrl(): string { return `http://${LOOPBACK}:${this.opts.ports.admin}`; }
-  get adminTokenFile(): string { return this.cluster.frontEnd?.info.adminTokenFile ?? join(this.cluster.root, "frontend", "admin.token"); }
-  get proxyLog(): string { return this.cluster.frontEnd?.info.logFile ?? join(this.cluster.root, "frontend", "puppet-ha.log"); }
+  get adminTokenFile(): string {
+    return this.proxies?.tokenFile ?? this.cluster.frontEnd?.info.adminTokenFile ?? join(this.cluster.root, "frontend", "admin.token");
+  }
+  get proxyLog(): string {
+    return this.proxies?.logFile("proxy-1") ?? this.cluster.frontEnd?.info.logFile ?? join(this.cluster.root, "frontend", "puppet-ha.log");
+  }
 
   /** Writes every instance's config into the state dir (nothing runs yet: stop() works from here on). */
   static async create(opts: DemoOptions): Promise<Demo> {
     const cluster = await Cluster.create({
-      frontEnd: "puppet-ha", root: opts.stateDir, ports: opts.ports, system: opts.sys,
+      frontEnd: opts.proxies === 2 ? "none" : "puppet-ha", root: opts.stateDir, ports: opts.ports, system: opts.sys,
       readyTimeoutMs: opts.readyTimeoutMs, onInstance: opts.onInstance,
     });
     return new Demo(cluster, opts);
@@ -54,7 +70,30 @@ export class Demo {
 
   /** Starts every JVM and the proxy (CA state in the state dir is reused), then the twitch. */
   async start(): Promise<void> {
+    const cp = this.opts.clusterPorts;
+    if (this.opts.proxies === 2 && cp) {
+      this.etcd = new EtcdMembers(join(this.cluster.root, "etcd"), [
+        { name: "etcd1", clientPort: cp.etcd1, peerPort: cp.etcdPeer1 },
+        { name: "etcd2", clientPort: cp.etcd2, peerPort: cp.etcdPeer2 },
+        { name: "etcd3", clientPort: cp.etcd3, peerPort: cp.etcdPeer3 },
+      ]);
+      this.opts.onInstance("etcd1-3", "starting");
+      await this.etcd.start();
+      this.opts.onInstance("etcd1-3", "ready");
+    }
     await this.cluster.start();
+    if (this.etcd && cp) {
+      this.proxies = new ProxySet({
+        base: { ...this.cluster.frontEndContext, dir: join(this.cluster.root, "proxies") },
+        members: [{ name: "proxy-1", port: cp.proxy1, adminPort: this.opts.ports.admin }, { name: "proxy-2", port: cp.proxy2, adminPort: cp.admin2 }],
+        etcdEndpoints: this.etcd.endpoints, timing: CLUSTER_TIMING, clusterName: "demo",
+        // One sync between the two local cadirs (on a real site: `puppet-ha sync` on the CA hosts).
+        syncOn: "proxy-1",
+      });
+      this.opts.onInstance("proxy-1, proxy-2, load balancer", "starting");
+      await this.proxies.start();
+      this.opts.onInstance("proxy-1, proxy-2, load balancer", "ready");
+    }
     if (this.opts.withTwitch) await this.startTwitch();
   }
 
@@ -132,7 +171,9 @@ export class Demo {
         await t.catch(() => undefined);
         clearTimeout(timer);
       }
+      await this.proxies?.stop();
       await this.cluster.stop();
+      await this.etcd?.stop();
     })();
     return this.stopping;
   }

@@ -3,7 +3,20 @@
 import { join } from "node:path";
 import type { AgentRunResult } from "./cluster/agent.js";
 import type { InstanceName } from "./cluster/descriptor.js";
-import { DEMO_NODE, type Demo } from "./demo-cluster.js";
+import { CLUSTER_TIMING, DEMO_NODE, type Demo } from "./demo-cluster.js";
+
+/** The lines naming the load balancer, both proxies and the etcd members (with --proxies 2). */
+function proxySetLines(demo: Demo): string[] {
+  const set = demo.proxies;
+  if (!set) return [];
+  const p = demo.opts.ports;
+  const cp = demo.opts.clusterPorts;
+  return [
+    `  load balancer (agents' server and ca_server)  https://localhost:${p.frontEnd}   haproxy (TCP) pid ${set.balancer?.pid() ?? "?"}, log ${set.balancerLog}`,
+    ...set.names.map((n) => `  ${n.padEnd(8)} https://127.0.0.1:${n === "proxy-1" ? cp?.proxy1 ?? "?" : cp?.proxy2 ?? "?"}   pid ${set.proxies.get(n)?.pid() ?? "?"}, status page ${set.adminUrl(n)}/, log ${set.logFile(n)}`),
+    `  etcd     ${(demo.etcd?.endpoints ?? []).map((u, i) => `etcd${i + 1} ${u} pid ${demo.etcd?.pid(`etcd${i + 1}`) ?? "?"}`).join(", ")}`,
+  ];
+}
 
 /** One line about an agent run, e.g. "exit 2 (changes applied) in 4.1 s, catalog compiled by m1". */
 export function describeRun(r: AgentRunResult): string {
@@ -22,8 +35,10 @@ export function whatToTry(demo: Demo, firstRun: AgentRunResult): string {
   const lines = [
     "",
     `puppet-ha demo is running (state dir ${cluster.root}; demo pid ${process.pid})`,
-    `  proxy (agents' server and ca_server)  https://${cluster.frontEnd?.info.host ?? "localhost"}:${p.frontEnd}   pid ${cluster.frontEnd?.pid() ?? "?"}, log ${demo.proxyLog}`,
-    `  admin listener, status page           ${a}/`,
+    ...(demo.proxies ? proxySetLines(demo) : [
+      `  proxy (agents' server and ca_server)  https://${cluster.frontEnd?.info.host ?? "localhost"}:${p.frontEnd}   pid ${cluster.frontEnd?.pid() ?? "?"}, log ${demo.proxyLog}`,
+      `  admin listener, status page           ${a}/`,
+    ]),
     `  CA workers       ca1 (primary) ${cluster.servers.ca1.info.url} pid ${pid("ca1")}, ca2 (standby) ${cluster.servers.ca2.info.url} pid ${pid("ca2")}`,
     `  compile masters  m1 ${cluster.servers.m1.info.url} pid ${pid("m1")}, m2 ${cluster.servers.m2.info.url} pid ${pid("m2")}`,
     ...(demo.twitch ? [`  twitch for ${DEMO_NODE}  ${demo.twitch.url}  pid ${demo.twitch.pid ?? "?"}`] : []),
@@ -42,7 +57,11 @@ export function whatToTry(demo: Demo, firstRun: AgentRunResult): string {
     "                    --confdir $D/conf --vardir $D/var --ssldir $D/ssl --publicdir $D/public --rundir $D/run --logdir $D/log",
     `  kill the primary CA   kill -9 ${pid("ca1")}     (ca1; the proxy promotes ca2 within seconds)`,
     `  watch the failover    curl -s ${a}/health | grep -o '"active":"[^"]*"'   (or the status page)`,
-    `  bring ca1 back        kill -USR2 ${process.pid}   (restarts every stopped puppetserver of the demo on its own, now stale, cadir)`,
+    ...(demo.proxies ? [
+      `  who decides           curl -s ${a}/health | grep -o '"controller":"[^"]*"'`,
+      `  kill that proxy       kill -9 ${demo.proxies.names.map((n) => `${demo.proxies?.proxies.get(n)?.pid() ?? "?"} (${n})`).join(" or ")}   (the other takes over within ttl ${CLUSTER_TIMING.ttl}; agents keep running)`,
+    ] : []),
+    `  bring ca1 back        kill -USR2 ${process.pid}   (restarts every stopped puppetserver${demo.proxies ? " and proxy" : ""} of the demo on its own, now stale, cadir)`,
     `  fail back (guarded)   curl -X POST -H "Authorization: Bearer $(cat ${demo.adminTokenFile})" ${a}/api/ca/failback`,
     "",
     "Ctrl-C stops everything the demo started; a second run reuses the CA state in the state dir.",
@@ -51,8 +70,13 @@ export function whatToTry(demo: Demo, firstRun: AgentRunResult): string {
   return lines.join("\n");
 }
 
-/** Restarts every puppetserver of the demo that is not running (SIGUSR2), one at a time. */
+/** Restarts every proxy and puppetserver of the demo that is not running (SIGUSR2), one at a time. */
 export async function restartStopped(demo: Demo, say: (line: string) => void): Promise<void> {
+  for (const n of demo.proxies?.names ?? []) {
+    if (demo.proxies?.proxies.get(n)?.pid()) continue;
+    say(`${n}: restarting`);
+    await demo.proxies?.startProxy(n).then((p) => say(`${n}: serving again, pid ${p.pid() ?? "?"}`), (err: Error) => say(`${n}: ${err.message.split("\n")[0] ?? "failed"}`));
+  }
   for (const s of Object.values(demo.cluster.servers)) {
     if (s.state !== "stopped" && s.state !== "failed") continue;
     say(`${s.info.name}: restarting on its existing dirs`);

@@ -71,21 +71,55 @@ export interface DemoPorts extends ClusterPorts {
   twitch: number;
 }
 
+/** With `--proxies 2`: the two proxies (the load balancer takes `frontEnd`), proxy-2's admin, etcd. */
+export interface DemoClusterPorts {
+  proxy1: number;
+  proxy2: number;
+  admin2: number;
+  etcd1: number;
+  etcd2: number;
+  etcd3: number;
+  etcdPeer1: number;
+  etcdPeer2: number;
+  etcdPeer3: number;
+}
+
+/** The packages `--proxies 2` needs on top of DEMO_PACKAGES: etcd and the L4 load balancer. */
+export const CLUSTER_PACKAGES = ["etcd-server", "haproxy"] as const;
+
 /**
  * Defaults: proxy 8140 (Puppet's own port, so agents need no serverport), admin 8141, twitch
  * 2023 (puppet-twitch's), backends m1 18140, m2 18141, ca1 18142, ca2 18143 as in
  * config/puppet-ha.example.yaml. With a base port B: proxy B, admin B+1, twitch B+2, then
- * m1, m2, ca1, ca2 on B+3..B+6.
+ * m1, m2, ca1, ca2 on B+3..B+6. With two proxies the load balancer takes the proxy's port.
  */
 export function demoPorts(base?: number): DemoPorts {
   if (base === undefined) return { frontEnd: 8140, admin: 8141, twitch: 2023, m1: 18140, m2: 18141, ca1: 18142, ca2: 18143 };
-  if (!Number.isInteger(base) || base < 1024 || base > 65535 - 6) throw new UsageError(`--base-port must be an integer from 1024 to ${65535 - 6}, not ${String(base)}`);
+  if (!Number.isInteger(base) || base < 1024 || base > 65535 - SPAN) throw new UsageError(`--base-port must be an integer from 1024 to ${65535 - SPAN}, not ${String(base)}`);
   return { frontEnd: base, admin: base + 1, twitch: base + 2, m1: base + 3, m2: base + 4, ca1: base + 5, ca2: base + 6 };
 }
 
-const USE: Record<keyof DemoPorts, string> = {
-  frontEnd: "the proxy", admin: "the admin listener", twitch: "twitch",
+/** Ports B+7..B+15 with a base port; else proxies 18144, 18145, proxy-2's admin 8142, etcd 12379/22379/32379 (peers ...80). */
+export function demoClusterPorts(base?: number): DemoClusterPorts {
+  if (base === undefined) {
+    return { proxy1: 18144, proxy2: 18145, admin2: 8142, etcd1: 12379, etcd2: 22379, etcd3: 32379, etcdPeer1: 12380, etcdPeer2: 22380, etcdPeer3: 32380 };
+  }
+  demoPorts(base);
+  return {
+    proxy1: base + 7, proxy2: base + 8, admin2: base + 9, etcd1: base + 10, etcd2: base + 11, etcd3: base + 12,
+    etcdPeer1: base + 13, etcdPeer2: base + 14, etcdPeer3: base + 15,
+  };
+}
+
+/** The highest offset from the base port any demo uses. */
+const SPAN = 15;
+
+const USE: Record<keyof DemoPorts | keyof DemoClusterPorts, string> = {
+  frontEnd: "the proxy (or the load balancer in front of two)", admin: "the admin listener", twitch: "twitch",
   m1: "compile master m1", m2: "compile master m2", ca1: "CA worker ca1", ca2: "CA worker ca2",
+  proxy1: "proxy-1", proxy2: "proxy-2", admin2: "proxy-2's admin listener",
+  etcd1: "etcd member etcd1", etcd2: "etcd member etcd2", etcd3: "etcd member etcd3",
+  etcdPeer1: "etcd1's peer port", etcdPeer2: "etcd2's peer port", etcdPeer3: "etcd3's peer port",
 };
 
 function canBind(port: number): Promise<string | undefined> {
@@ -97,13 +131,13 @@ function canBind(port: number): Promise<string | undefined> {
 }
 
 /** Throws one UsageError naming every port that cannot be bound on 127.0.0.1, and what it was for. */
-export async function checkPortsFree(ports: DemoPorts): Promise<void> {
+export async function checkPortsFree(ports: DemoPorts & Partial<DemoClusterPorts>): Promise<void> {
   const taken: string[] = [];
-  for (const [key, port] of Object.entries(ports) as [keyof DemoPorts, number][]) {
+  for (const [key, port] of Object.entries(ports) as [keyof typeof USE, number][]) {
     const err = await canBind(port);
     if (err) taken.push(`${LOOPBACK}:${port} (for ${USE[key]}) is ${err === "EADDRINUSE" ? "already in use" : `not usable: ${err}`}`);
   }
   if (taken.length > 0) {
-    throw new UsageError(`${taken.join("; ")}. Stop what uses it, or pick other ports with --base-port N (uses N..N+6)`);
+    throw new UsageError(`${taken.join("; ")}. Stop what uses it, or pick other ports with --base-port N (uses N..N+6, N..N+15 with --proxies 2)`);
   }
 }

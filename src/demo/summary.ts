@@ -37,6 +37,16 @@ export interface EvidenceInput {
   failedBack: boolean;
 }
 
+/** The runs whose agent has no cert in its ssldir, or one whose serial and subject `inventory` lacks. */
+export function runsWithoutCert(runs: LoopRun[], agentsDir: string, inventory: InventoryEntry[]): LoopRun[] {
+  return runs.filter((r) => {
+    const pem = read(join(agentsDir, r.certname, "ssl", "certs", `${r.certname}.pem`));
+    if (!pem) return true;
+    const serial = normalSerial(new X509Certificate(pem).serialNumber);
+    return !inventory.some((e) => e.serial === serial && e.subject === `/CN=${r.certname}`);
+  });
+}
+
 export function gatherEvidence(i: EvidenceInput): StoryEvidence {
   const inv = { ca1: parseInventory(read(join(i.cadirs.ca1, "inventory.txt"))), ca2: parseInventory(read(join(i.cadirs.ca2, "inventory.txt"))) };
   const signedBy = { ca1: signedCsrs(i.caAccess.ca1), ca2: signedCsrs(i.caAccess.ca2) };
@@ -67,12 +77,7 @@ export function gatherEvidence(i: EvidenceInput): StoryEvidence {
         : `signed by ca2 but missing or different on ca1 after failback: ${missing.join(", ")}`,
     });
     const okRuns = i.runs.filter((r) => r.ok);
-    const lost = okRuns.filter((r) => {
-      const pem = read(join(i.agentsDir, r.certname, "ssl", "certs", `${r.certname}.pem`));
-      if (!pem) return true;
-      const serial = normalSerial(new X509Certificate(pem).serialNumber);
-      return !inv.ca1.some((e) => e.serial === serial && e.subject === `/CN=${r.certname}`);
-    });
+    const lost = runsWithoutCert(okRuns, i.agentsDir, inv.ca1);
     checks.push({
       ok: lost.length === 0,
       text: lost.length === 0

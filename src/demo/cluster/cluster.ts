@@ -13,7 +13,8 @@ import { startFrontEnd, type FrontEndContext, type FrontEndKind, type RunningFro
 import { freeLoopbackPorts, request } from "./net.js";
 
 export interface ClusterOptions {
-  frontEnd?: FrontEndKind;
+  /** "none": no front end here; the caller puts its own in front (frontEndContext), e.g. several proxies. */
+  frontEnd?: FrontEndKind | "none";
   /** Budget for each readiness wait (JVMs on 2 busy cores take ~45 s). Default 300 s. */
   readyTimeoutMs?: number;
   /** Keep the temp root after teardown (logs for post-mortems). Default: keep only on failure. */
@@ -81,6 +82,12 @@ export class Cluster {
 
   info(name: InstanceName): InstanceInfo { return this.servers[name].info; }
 
+  /** What a front end needs (PKI, backends, ports), once start() has minted the certs. */
+  get frontEndContext(): FrontEndContext {
+    if (!this.frontEndCtx) throw new Error("the cluster has not started");
+    return this.frontEndCtx;
+  }
+
   /**
    * ca1, m1, m2 start together; once ca1 answers, the harness mints the front-end cert and ca2's
    * host cert from it, copies ca1's complete cadir for ca2 (a partial one makes a CA refuse to
@@ -136,6 +143,7 @@ export class Cluster {
       await writeAdminPuppetConf(this.pki, FRONT_END_HOST, this.ports.frontEnd);
       // The front end starts last, so its first health checks see every backend up.
       await standbyReady;
+      if (this.opts.frontEnd === "none") return;
       this.opts.onInstance?.("front end", "starting");
       const fe = await startFrontEnd(this.opts.frontEnd ?? "puppet-ha", this.frontEndCtx);
       this.frontEnd = fe;

@@ -32,11 +32,19 @@ export interface FrontEndContext {
   configFile?: string;
   /** Extra environment of the front-end process (e.g. a PATH with failure-injecting fixtures first). */
   env?: Record<string, string>;
+  /** puppet-ha only: a `proxy.cluster` section (several proxies sharing one CA decision in etcd). */
+  cluster?: Record<string, unknown>;
+  /** puppet-ha only: run the in-process sync between the CA workers' cadirs (default true). */
+  sync?: boolean;
+  /** puppet-ha only: the admin token file (default `<dir>/admin.token`; proxies of one cluster share one). */
+  adminTokenFile?: string;
 }
 
 export interface RunningFrontEnd {
   info: FrontEndInfo;
   pid(): number | null;
+  /** Resolves when the process has exited (by itself, a signal, or stop()). */
+  exited: Promise<void>;
   signal(sig: Signal): void;
   stop(): Promise<void>;
 }
@@ -73,7 +81,7 @@ export async function writePuppetHaConfig(ctx: FrontEndContext): Promise<string>
   const file = join(ctx.dir, "puppet-ha.yaml");
   const stateDir = join(ctx.dir, "state");
   await mkdir(stateDir, { recursive: true });
-  const tokenFile = adminTokenFile(ctx.dir);
+  const tokenFile = ctx.adminTokenFile ?? adminTokenFile(ctx.dir);
   if (!existsSync(tokenFile)) await writeFile(tokenFile, randomBytes(24).toString("hex") + "\n", { mode: 0o600 });
   const worker = (i: InstanceInfo) => ({ name: i.name, url: i.url });
   await writeFile(file, stringify({
@@ -84,16 +92,17 @@ export async function writePuppetHaConfig(ctx: FrontEndContext): Promise<string>
       masters: { workers: ctx.masters.map(worker) },
       health: { interval: "500ms", timeout: "1s", rise: 2, fall: 2 },
       stateDir,
+      ...(ctx.cluster ? { cluster: ctx.cluster } : {}),
     },
     admin: { listen: `${LOOPBACK}:${ctx.adminPort}`, tokenFile },
-    sync: {
+    ...(ctx.sync === false ? {} : { sync: {
       cadirs: Object.fromEntries(ctx.caWorkers.map((i) => [i.name, i.cadir])),
       backupDir: join(ctx.dir, "sync-backups"),
       workDir: join(ctx.dir, "sync-work"),
       // The watch and the proxy's CA-write trigger do the work; a daily cron pass keeps tests
       // deterministic (the e2e tier proves the fast path without a cron pass landing by chance).
       schedule: "0 3 * * *",
-    },
+    } }),
     log: { level: "info", format: "json" },
   }));
   return file;
@@ -102,7 +111,8 @@ export async function writePuppetHaConfig(ctx: FrontEndContext): Promise<string>
 /** The admin bearer token of the puppet-ha front end (created once, kept across restarts). */
 export const adminTokenFile = (dir: string): string => join(dir, "admin.token");
 
-async function launch(ctx: FrontEndContext, info: FrontEndInfo, cmd: string, args: string[], cwd: string): Promise<RunningFrontEnd> {
+/** Starts `cmd` as a front end logging to info.logFile; resolves once HTTPS through info.port answers 200. */
+export async function launchFrontEnd(ctx: FrontEndContext, info: FrontEndInfo, cmd: string, args: string[], cwd: string): Promise<RunningFrontEnd> {
   const log = { file: info.logFile, append: true } as const;
   const child: ResultPromise = execa(cmd, args, {
     cwd, stdin: "ignore", stdout: log, stderr: log, reject: false, ...(ctx.env ? { env: ctx.env } : {}),
@@ -123,6 +133,7 @@ async function launch(ctx: FrontEndContext, info: FrontEndInfo, cmd: string, arg
   }
   return {
     info,
+    exited,
     pid: () => (exitNote ? null : child.pid ?? null),
     signal: (sig) => { if (child.pid && !exitNote) process.kill(child.pid, `SIG${sig}`); },
     stop: async () => {
@@ -147,13 +158,13 @@ export async function startFrontEnd(kind: FrontEndKind, ctx: FrontEndContext): P
     const configFile = ctx.configFile ?? generated;
     const info: FrontEndInfo = { kind, host: ctx.host, port: ctx.port, configFile, logFile };
     // -db: stay in the foreground, so the harness owns the process and its exit.
-    return launch(ctx, info, ctx.sys.haproxy, ["-db", "-f", configFile], ctx.dir);
+    return launchFrontEnd(ctx, info, ctx.sys.haproxy, ["-db", "-f", configFile], ctx.dir);
   }
   const configFile = ctx.configFile ?? (await writePuppetHaConfig(ctx));
   const info: FrontEndInfo = {
     kind, host: ctx.host, port: ctx.port, adminUrl: `http://${LOOPBACK}:${ctx.adminPort}`,
-    adminTokenFile: adminTokenFile(ctx.dir), stateDir: join(ctx.dir, "state"), configFile, logFile,
+    adminTokenFile: ctx.adminTokenFile ?? adminTokenFile(ctx.dir), stateDir: join(ctx.dir, "state"), configFile, logFile,
   };
   const [node, pre] = selfCliArgv();
-  return launch(ctx, info, node, [...pre, "proxy", "-c", configFile], packageRoot);
+  return launchFrontEnd(ctx, info, node, [...pre, "proxy", "-c", configFile], packageRoot);
 }
