@@ -5,7 +5,7 @@
 # Usage: scripts/install-system-deps.sh [extra-package ...]
 set -euo pipefail
 
-packages=(puppet-agent puppetserver etcd-server nats-server rsync openssl sudo chromium python3 vagrant shellcheck puppet-lint puppet-strings prometheus "$@")
+packages=(puppet-agent puppetserver etcd-server haproxy nats-server rsync openssl sudo chromium python3 vagrant shellcheck puppet-lint puppet-strings prometheus "$@")
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

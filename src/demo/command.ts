@@ -91,6 +91,7 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
   const demo = await Demo.create({
     stateDir: o.stateDir, ports, sys, readyTimeoutMs: o.readyTimeoutMs, withTwitch: o.scenario === undefined,
     proxies: o.proxies, ...(clusterPorts ? { clusterPorts } : {}),
+    say,
     onInstance: (name, event) => progress.instance(name, event),
   });
   try {

@@ -12,6 +12,8 @@ import { runPuppetAgent, agentDirs, type AgentRunResult } from "./cluster/agent.
 import { Cluster, FRONT_END_HOST } from "./cluster/cluster.js";
 import { EtcdMembers } from "./cluster/etcd.js";
 import { ProxySet } from "./cluster/proxy-set.js";
+import { etcdToFile, fileToEtcd } from "./cluster/state-carry.js";
+import { stateKey } from "../proxy/control/etcd-store.js";
 import { packageRoot, selfCliArgv } from "./cluster/frontend.js";
 import { LOOPBACK, pollUntil, request } from "./cluster/net.js";
 import type { PuppetSystem } from "./cluster/system.js";
@@ -31,7 +33,11 @@ export interface DemoOptions {
   proxies: 1 | 2;
   clusterPorts?: DemoClusterPorts;
   onInstance: (name: string, event: "starting" | "ready") => void;
+  /** One line of news (e.g. the CA state carried between the one- and two-proxy modes). */
+  say?: (line: string) => void;
 }
+
+const CLUSTER_NAME = "demo";
 
 /** What the demo's /health says about the CA (tolerant: the admin app's shape is still growing). */
 export interface CaView {
@@ -59,6 +65,9 @@ export class Demo {
     return this.proxies?.logFile("proxy-1") ?? this.cluster.frontEnd?.info.logFile ?? join(this.cluster.root, "frontend", "puppet-ha.log");
   }
 
+  /** The one-proxy demo's CA state file (its proxy.stateDir). */
+  private get singleProxyState(): string { return join(this.cluster.root, "frontend", "state", "arbiter.json"); }
+
   /** Writes every instance's config into the state dir (nothing runs yet: stop() works from here on). */
   static async create(opts: DemoOptions): Promise<Demo> {
     const cluster = await Cluster.create({
@@ -83,10 +92,12 @@ export class Demo {
     }
     await this.cluster.start();
     if (this.etcd && cp) {
+      const copied = await fileToEtcd(this.singleProxyState, this.etcd.endpoints[0] as string, stateKey(`/puppet-ha/${CLUSTER_NAME}`));
+      if (copied) this.opts.say?.(`CA state of the one-proxy demo (${copied.active} active, epoch ${copied.epoch}) written to etcd`);
       this.proxies = new ProxySet({
         base: { ...this.cluster.frontEndContext, dir: join(this.cluster.root, "proxies") },
         members: [{ name: "proxy-1", port: cp.proxy1, adminPort: this.opts.ports.admin }, { name: "proxy-2", port: cp.proxy2, adminPort: cp.admin2 }],
-        etcdEndpoints: this.etcd.endpoints, timing: CLUSTER_TIMING, clusterName: "demo",
+        etcdEndpoints: this.etcd.endpoints, timing: CLUSTER_TIMING, clusterName: CLUSTER_NAME,
         // One sync between the two local cadirs (on a real site: `puppet-ha sync` on the CA hosts).
         syncOn: "proxy-1",
       });
@@ -173,6 +184,11 @@ export class Demo {
       }
       await this.proxies?.stop();
       await this.cluster.stop();
+      const endpoint = this.etcd?.endpoints[0];
+      if (endpoint && this.proxies) {
+        const copied = await etcdToFile(endpoint, stateKey(`/puppet-ha/${CLUSTER_NAME}`), this.singleProxyState).catch(() => undefined);
+        if (copied) this.opts.say?.(`CA state of the cluster (${copied.active} active, epoch ${copied.epoch}) kept for the one-proxy demo`);
+      }
       await this.etcd?.stop();
     })();
     return this.stopping;

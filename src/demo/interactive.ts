@@ -60,8 +60,9 @@ export function whatToTry(demo: Demo, firstRun: AgentRunResult): string {
     ...(demo.proxies ? [
       `  who decides           curl -s ${a}/health | grep -o '"controller":"[^"]*"'`,
       `  kill that proxy       kill -9 ${demo.proxies.names.map((n) => `${demo.proxies?.proxies.get(n)?.pid() ?? "?"} (${n})`).join(" or ")}   (the other takes over within ttl ${CLUSTER_TIMING.ttl}; agents keep running)`,
+      `  bring it back         kill -USR2 ${process.pid}   (starts every stopped proxy again: it rejoins as a follower)`,
     ] : []),
-    `  bring ca1 back        kill -USR2 ${process.pid}   (restarts every stopped puppetserver${demo.proxies ? " and proxy" : ""} of the demo on its own, now stale, cadir)`,
+    `  bring ca1 back        kill -USR2 ${process.pid}   (restarts every stopped puppetserver of the demo on its own, now stale, cadir)`,
     `  fail back (guarded)   curl -X POST -H "Authorization: Bearer $(cat ${demo.adminTokenFile})" ${a}/api/ca/failback`,
     "",
     "Ctrl-C stops everything the demo started; a second run reuses the CA state in the state dir.",

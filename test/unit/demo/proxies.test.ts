@@ -13,6 +13,7 @@ import type { LoopRun } from "../../../src/demo/agent-loop.js";
 import { demoClusterPorts, demoPorts } from "../../../src/demo/preflight.js";
 import { UsageError } from "../../../src/errors.js";
 
+const portsOf = (o: object) => Object.values(o) as number[];
 const flags = (extra: Record<string, string>) => ({ stateDir: "/tmp/x", readyTimeout: "300", ...extra });
 
 test("--proxies: 1 by default, 2 by default with --scenario cluster, 1 or 2 when given", () => {
@@ -41,10 +42,10 @@ test("--proxies: every bad value is a usage error naming the flag and the value"
 
 test("with two proxies every port of the demo is distinct, by default and from --base-port (N..N+15)", () => {
   for (const base of [undefined, 28140]) {
-    const all = [...Object.values<number>(demoPorts(base)), ...Object.values<number>(demoClusterPorts(base))];
+    const all = [...portsOf(demoPorts(base)), ...portsOf(demoClusterPorts(base))];
     assert.equal(new Set(all).size, all.length, `ports ${all.join(", ")}`);
   }
-  assert.equal(Math.max(...Object.values<number>(demoClusterPorts(28140))), 28155);
+  assert.equal(Math.max(...portsOf(demoClusterPorts(28140))), 28155);
   assert.throws(() => demoClusterPorts(65535 - 10), /--base-port must be an integer from 1024 to 65520/);
 });
 
