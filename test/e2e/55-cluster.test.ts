@@ -38,6 +38,9 @@ const accessLines = (file: string) => (existsSync(file) ? readFileSync(file, "ut
 
 test("kill -9 of the controller proxy while agents enrol and run: the other proxy takes over, nothing is lost", { timeout: 8 * 60_000 }, async (t) => {
   assert.equal((await adminApi(cluster).caState()).active, "ca1", "ca1 is the active CA at the start");
+  // Teardown runs in registration order: the proxies stop (and hand back their leases) before etcd.
+  const started: { set?: ProxySet } = {};
+  t.after(() => started.set?.stop());
   const etcd = await startEtcdCluster(t, { size: 3 });
   const [front, p1, a1, p2, a2] = await freeLoopbackPorts(5) as [number, number, number, number, number];
   const set = new ProxySet({
@@ -48,7 +51,7 @@ test("kill -9 of the controller proxy while agents enrol and run: the other prox
     members: [{ name: "proxy-1", port: p1, adminPort: a1 }, { name: "proxy-2", port: p2, adminPort: a2 }],
     etcdEndpoints: etcd.endpoints, timing: TIMING, clusterName: "e2e",
   });
-  t.after(() => set.stop());
+  started.set = set;
   await set.start();
 
   // Both proxies registered, one controller they agree on, CA writes routed (etcd reachable).
