@@ -58,7 +58,7 @@ export function whatToTry(demo: Demo, firstRun: AgentRunResult): string {
     `  kill the primary CA   kill -9 ${pid("ca1")}     (ca1; the proxy promotes ca2 within seconds)`,
     `  watch the failover    curl -s ${a}/health | grep -o '"active":"[^"]*"'   (or the status page)`,
     ...(demo.proxies ? [
-      `  who decides           curl -s ${a}/health | grep -o '"controller":"[^"]*"'`,
+      `  who decides           curl -s ${a}/health | grep -o '"controller":"[^"]*"'   (proxy-2's: ${demo.proxies.adminUrl("proxy-2")}/health)`,
       `  kill that proxy       kill -9 ${demo.proxies.names.map((n) => `${demo.proxies?.proxies.get(n)?.pid() ?? "?"} (${n})`).join(" or ")}   (the other takes over within ttl ${CLUSTER_TIMING.ttl}; agents keep running)`,
       `  bring it back         kill -USR2 ${process.pid}   (starts every stopped proxy again: it rejoins as a follower)`,
     ] : []),
