@@ -77,6 +77,17 @@ for (const m of MODES) test(`a source file rewritten at the same size with its m
   assert.equal(readFileSync(join(h.ca2, "requests", "n.pem"), "utf8"), "csr-version-2");
 });
 
+for (const m of MODES) test(`the failback's final pull trusts a cached stat only with the same ctime: a same-size, same-mtime rewrite is pulled${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch, before: (x) => writeFileSync(join(x.ca1, "requests", "n.pem"), "csr-version-1") });
+  await pass(h);
+  sameSizeSameMtime(join(h.ca1, "requests", "n.pem"), () => "csr-version-2");
+  const r = await h.service.finalPull("ca2", 1);
+  assert.equal(r.result, "in-sync", r.error?.message);
+  assert.equal(r.full, false, "not a full verification");
+  assert.ok((r.hashed ?? 99) <= 2, `hashed ${r.hashed}: only the rewritten file, on each side`);
+  assert.equal(readFileSync(join(h.ca2, "requests", "n.pem"), "utf8"), "csr-version-2");
+});
+
 for (const m of MODES) test(`a destination cert rewritten at the same size with its mtime put back is a divergence (ctime)${m.suffix}`, async (t) => {
   const h = await synced(t, { watch: m.watch });
   sameSizeSameMtime(join(h.ca2, "signed", "node1.pem"), (s) => s.replace(/\n(.)(.)/, "\n$2$1"));
