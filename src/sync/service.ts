@@ -15,7 +15,7 @@ import { Journal } from "./journal.js";
 import { workerScanner, type Scanner } from "./scanner.js";
 import { advanceSerialFile, type SerialAdvance } from "./serial.js";
 import { DestinationTracker, type DestinationStatus, type SyncState } from "./status.js";
-import { debouncer, inotifyCadir, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
+import { ActiveWatch, debouncer, inotifyCadir, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
 import { VerificationLog, VERIFY_SCHEDULE_REASON, wantsFullVerification } from "./verification.js";
 import { PassWorker } from "./worker.js";
 
@@ -92,10 +92,15 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
   let latestEpoch: number | undefined;
   let active: string | null = null;
   let cronTasks: Stoppable[] = [];
-  let watcher: { dir: string; w: Stoppable } | undefined;
   let started = false;
   let stopped = false;
   const debounce = debouncer(clock, cfg.debounce, Math.max(cfg.debounce, 1000), () => void requestAll("watch"));
+  const watch = new ActiveWatch(opts.watch ?? inotifyCadir, (path) => {
+    const now = clock.now();
+    for (const t of trackers.values()) if (!t.isActive) t.changeSeen(now);
+    events.emit("change", path);
+    debounce.poke();
+  }, () => void requestAll("watch-ready"));
 
   const workers = new Map(destinations.map((d) => [d, new PassWorker<PassReport>((reasons) => passFor(d, reasons), () => cancelledPass(d))]));
 
@@ -214,20 +219,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     if (!cfg.watch || !active) return;
     const loc = parseLocation(cfg.cadirs[active] ?? "");
     const dir = loc.kind === "local" ? loc.path : undefined;
-    if (watcher?.dir === dir) return;
-    if (watcher) void watcher.w.stop();
-    watcher = undefined;
-    if (!dir) return;
-    log.info({ dir, active }, "watching the active cadir");
-    watcher = {
-      dir,
-      w: (opts.watch ?? inotifyCadir)(dir, (path) => {
-        const now = clock.now();
-        for (const t of trackers.values()) if (!t.isActive) t.changeSeen(now);
-        events.emit("change", path);
-        debounce.poke();
-      }, () => void requestAll("watch-ready")),
-    };
+    if (watch.point(dir) && dir) log.info({ dir, active }, "watching the active cadir");
   }
 
   const service: SyncService = {
@@ -253,8 +245,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       retries.clear();
       debounce.cancel();
       for (const c of cronTasks) await c.stop();
-      await watcher?.w.stop();
-      watcher = undefined;
+      await watch.stop();
       await Promise.all([...workers.values()].map((w) => w.close()));
       await scanner.call("save").catch((err: unknown) => log.warn({ err: (err as Error).message }, "manifest cache not saved"));
       await scanner.close();
