@@ -37,12 +37,15 @@ export interface ProxyP99Input {
   sign: (cn: string) => void;
 }
 
+/** Latency from when each request was due; `sent`: from when the generator sent it (its own stalls left out). */
+export type Window = Summary & { failed: number; sent: Summary };
+
 export interface ProxyP99 {
   rate: number;
-  idle: Summary & { failed: number };
-  busy: Summary & { failed: number };
+  idle: Window;
+  busy: Window;
   /** The requests due while the full verification ran (from the proxy's /health). */
-  duringFull: Summary & { failed: number };
+  duringFull: Window;
   full: { at: string; durationMs: number; hashed: number } | undefined;
   signings: number;
   generatorLateMaxMs: number;
@@ -103,9 +106,10 @@ export async function proxyP99(ctx: BenchContext, i: ProxyP99Input): Promise<Pro
     const r = await run.done;
     const full = (await syncHealth(admin))?.lastFullVerification;
     appendFileSync(join(dir, "notes.txt"), `${JSON.stringify({ at: at.toISOString(), full, started })}\n`);
-    const window = (...ranges: [number, number][]) => {
+    const window = (...ranges: [number, number][]): Window => {
       const s = r.samples.filter((x) => ranges.some(([from, to]) => x.t >= from && x.t < to));
-      return { ...summarize(s.filter((x) => x.status === 200).map((x) => x.ms)), failed: s.filter((x) => x.status !== 200).length };
+      const ok = s.filter((x) => x.status === 200);
+      return { ...summarize(ok.map((x) => x.ms)), failed: s.length - ok.length, sent: summarize(ok.map((x) => x.ms - x.late)) };
     };
     const fullEnd = full ? Date.parse(full.at) : NaN;
     const fullStart = fullEnd - (full?.durationMs ?? NaN);
@@ -113,7 +117,7 @@ export async function proxyP99(ctx: BenchContext, i: ProxyP99Input): Promise<Pro
       rate: PROXY_RATE,
       idle: window([started + WARMUP_MS, at.getTime() - 500], [busyEnd + 1000, Infinity]),
       busy: window([at.getTime(), busyEnd]),
-      duringFull: full && fullStart >= at.getTime() - 1000 ? window([fullStart, fullEnd]) : { ...summarize([]), failed: 0 },
+      duringFull: full && fullStart >= at.getTime() - 1000 ? window([fullStart, fullEnd]) : window(),
       full, signings,
       generatorLateMaxMs: r.samples.reduce((a, s) => Math.max(a, s.late), 0),
     };

@@ -202,7 +202,7 @@ export async function syncScale(ctx: BenchContext): Promise<ScenarioResult> {
       const worst = Math.max(px.busy.p99, Number.isFinite(px.duringFull.p99) ? px.duringFull.p99 : 0);
       push("proxied p99, sync idle", "ms", round(px.idle.p99, 2));
       push("proxied p99 during passes (signings + full verification)", "ms", round(px.busy.p99, 2), {
-        text: `idle ${round(px.idle.p99, 2)} ms; during the full verification ${round(px.duringFull.p99, 2)} ms (max ${round(px.duringFull.max, 1)}); ${px.busy.failed + px.idle.failed} failed; ≤ idle + 5 ms`,
+        text: `idle ${round(px.idle.p99, 2)} ms; during the full verification ${round(px.duringFull.p99, 2)} ms (max ${round(px.duringFull.max, 1)}); from send: idle ${round(px.idle.sent.p99, 2)}, busy ${round(px.busy.sent.p99, 2)} ms; generator late up to ${round(px.generatorLateMaxMs, 0)} ms; ${px.busy.failed + px.idle.failed} failed; ≤ idle + 5 ms`,
         pass: worst - px.idle.p99 <= 5 && px.busy.failed === 0,
       });
     }
