@@ -1,8 +1,6 @@
 // The process under test of the sync-scale scenario: the sync service in watch mode (as inside
 // `puppet-ha proxy` or `puppet-ha sync`), with a static arbiter, driven over IPC by the parent.
-// It measures its own event-loop delay (monitorEventLoopDelay), the stand-in for the delay a
-// proxied request would see while passes run in the same process.
-import { monitorEventLoopDelay } from "node:perf_hooks";
+// (What passes add to proxied requests is measured in a real proxy: sync-proxy-p99.ts.)
 import { staticArbiter } from "../../src/sync/arbiter.js";
 import { syncSection } from "../../src/sync/config.js";
 import { createSyncService, type PassReport } from "../../src/sync/service.js";
@@ -11,12 +9,9 @@ const [ca1, ca2, workDir, backupDir] = process.argv.slice(2) as [string, string,
 const config = syncSection.parse({ cadirs: { ca1, ca2 }, writeInto: ["ca2"], watch: true, debounce: "100ms", backupDir, workDir, maxDeletes: 50 });
 // The schedule is the parent's to fire (message "full"), so that figures do not mix.
 const service = createSyncService({ config, arbiter: staticArbiter({ epoch: 1, active: "ca1" }), cron: () => ({ stop: () => undefined }) });
-const eld = monitorEventLoopDelay({ resolution: 1 });
-eld.enable();
 const passes: PassReport[] = [];
 service.events.on("pass", (r: PassReport) => passes.push(r));
 
-const ms = (ns: number) => Math.round(ns / 1e4) / 100;
 const timed = async (fn: () => Promise<unknown>) => {
   const t = performance.now();
   const r = await fn();
@@ -44,11 +39,8 @@ process.on("message", (m: { op: string }) => {
         const t = await timed(() => service.finalPull("ca2", 1));
         return { ms: t.ms, result: passes.at(-1)?.result };
       }
-      case "eld-reset":
-        eld.reset();
-        return {};
-      case "eld":
-        return { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), passes: passes.length };
+      case "passes":
+        return { passes: passes.length };
       case "stop":
         await service.stop();
         setImmediate(() => process.exit(0));

@@ -34,6 +34,11 @@ export class HealthMetrics {
   readonly #syncState: Gauge<"destination" | "state">;
   readonly #syncDiverged: Gauge<"destination">;
   readonly #syncDivergences: Gauge<"destination">;
+  /** The last full verification of each destination: duration, files and bytes hashed, when. */
+  readonly #verifyDuration: Gauge<"destination">;
+  readonly #verifyFiles: Gauge<"destination">;
+  readonly #verifyBytes: Gauge<"destination">;
+  readonly #verifyTime: Gauge<"destination">;
   readonly #caCertExpiry: Gauge;
   readonly #crlExpiry: Gauge;
   readonly #health: Gauge<"status">;
@@ -64,6 +69,10 @@ export class HealthMetrics {
     this.#syncState = new Gauge({ name: "puppet_ha_sync_state", help: "1 for the destination's current sync state", labelNames: ["destination", "state"], registers });
     this.#syncDiverged = new Gauge({ name: "puppet_ha_sync_diverged", help: "1 when the destination holds CA data the active CA lacks", labelNames: ["destination"], registers });
     this.#syncDivergences = new Gauge({ name: "puppet_ha_sync_divergences", help: "Number of differences found on a diverged destination", labelNames: ["destination"], registers });
+    this.#verifyDuration = new Gauge({ name: "puppet_ha_sync_full_verification_duration_seconds", help: "Duration of the destination's last full verification (every file hashed)", labelNames: ["destination"], registers });
+    this.#verifyFiles = new Gauge({ name: "puppet_ha_sync_full_verification_hashed_files", help: "Files hashed (both sides) by the destination's last full verification", labelNames: ["destination"], registers });
+    this.#verifyBytes = new Gauge({ name: "puppet_ha_sync_full_verification_hashed_bytes", help: "Bytes hashed (both sides) by the destination's last full verification", labelNames: ["destination"], registers });
+    this.#verifyTime = new Gauge({ name: "puppet_ha_sync_full_verification_timestamp_seconds", help: "Unix time the destination's last full verification ended", labelNames: ["destination"], registers });
     this.#caCertExpiry = new Gauge({ name: "puppet_ha_ca_cert_expiry_seconds", help: "Seconds until the CA certificate expires (negative once expired)", registers });
     this.#crlExpiry = new Gauge({ name: "puppet_ha_crl_expiry_seconds", help: "Seconds until the CRL's nextUpdate (negative once expired)", registers });
     this.#health = new Gauge({ name: "puppet_ha_health_status", help: "1 for the current /health status (ok, degraded, down)", labelNames: ["status"], registers });
@@ -132,13 +141,20 @@ export class HealthMetrics {
     this.#epoch.set(report.arbiter.epoch);
     this.#heldWrites.set(report.arbiter.heldWrites);
 
-    for (const g of [this.#syncLag, this.#syncState, this.#syncDiverged, this.#syncDivergences]) g.reset();
+    for (const g of [this.#syncLag, this.#syncState, this.#syncDiverged, this.#syncDivergences, this.#verifyDuration, this.#verifyFiles, this.#verifyBytes, this.#verifyTime]) g.reset();
     for (const s of report.sync) {
       const destination = s.destination;
       if (s.lagMs !== undefined) this.#syncLag.set({ destination }, s.lagMs / 1000);
       for (const state of SYNC_STATES) this.#syncState.set({ destination, state }, s.state === state ? 1 : 0);
       this.#syncDiverged.set({ destination }, s.state === "diverged" ? 1 : 0);
       this.#syncDivergences.set({ destination }, s.divergence?.length ?? 0);
+      const v = s.lastFullVerification;
+      // From a remote agent of another version a field may be missing: set only what is a number.
+      const set = (g: Gauge<"destination">, x: number | undefined) => Number.isFinite(x) && g.set({ destination }, x as number);
+      set(this.#verifyDuration, v && v.durationMs / 1000);
+      set(this.#verifyFiles, v?.hashed);
+      set(this.#verifyBytes, v?.hashedBytes);
+      set(this.#verifyTime, v && Date.parse(v.at) / 1000);
       // A remote sync agent's passes are seen only through its status: its last pass per scrape.
       if (s.lastPass && !this.#atSource.has(destination) && this.#countedPass.get(destination) !== s.lastPass.at) {
         this.#countedPass.set(destination, s.lastPass.at);

@@ -45,6 +45,8 @@ export interface SyncDestinationReport {
   lastSuccess?: string;
   lastError?: string;
   lastPass?: { at: string; durationMs: number; bytes: number; result: string };
+  /** The last full verification (every file hashed): when, how long, files in the manifest, files and bytes hashed. */
+  lastFullVerification?: { at: string; durationMs: number; files: number; hashed: number; hashedBytes: number };
   /** What differs when diverged: serials, subjects, files. */
   divergence?: { serial?: string; subject?: string; file?: string; reason: string }[];
 }

@@ -108,7 +108,12 @@ export const REQUIRED_FILES = ["ca_crt.pem", "ca_key.pem", "ca_crl.pem", "serial
  * (a false divergence, seen in the e2e burst test).
  */
 export function isTransient(path: string): boolean {
-  return path.split("/").some((seg) => seg === ".~tmp~" || /^\..+\.[A-Za-z0-9]{6}$/.test(seg) || /^.+\d+tmp$/.test(seg));
+  return path.split("/").some(isTransientName);
+}
+
+/** One path segment of isTransient. */
+export function isTransientName(seg: string): boolean {
+  return seg === ".~tmp~" || /^\..+\.[A-Za-z0-9]{6}$/.test(seg) || /^.+\d+tmp$/.test(seg);
 }
 
 export function manifestOf(files: ReadonlyMap<string, Buffer>): Manifest {

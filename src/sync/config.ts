@@ -14,8 +14,10 @@ export const syncSection = z.strictObject({
   cadirs: z.record(name(), cadir).refine((r) => Object.keys(r).length >= 2, { message: "needs at least two cadirs" }),
   /** The cadirs this agent may write into; default: every local one. */
   writeInto: z.array(name()).optional(),
-  /** node-cron expression of full passes (5 fields, or 6 with seconds). */
+  /** node-cron expression of incremental passes besides the watch's (5 fields, or 6 with seconds). */
   schedule: z.string().refine((s) => validCron(s), { message: "not a cron schedule (write it like \"* * * * *\")" }).default("* * * * *"),
+  /** node-cron expression of the full verification: no cache trusted, every file hashed, every line parsed. */
+  verify: z.string().refine((s) => validCron(s), { message: "not a cron schedule (write it like \"0 * * * *\")" }).default("0 * * * *"),
   watch: z.boolean().default(true),
   /** Quiet time after the last change seen by the watch before a pass starts. */
   debounce: duration().prefault("100ms"),

@@ -2,44 +2,25 @@
 // active cadir, requests (proxy, API) and `--once`. A library: `puppet-ha sync` runs it alone, and
 // `puppet-ha proxy` can embed it with its arbiter in process.
 import { EventEmitter } from "node:events";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { PuppetHaError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { ArbiterSource, ArbiterState } from "./arbiter.js";
 import type { SyncConfig } from "./config.js";
-import { ArbiterError, CadirError, DeleteLimitError, DivergenceError, FencingError, RsyncError } from "./errors.js";
+import { ArbiterError, CadirError, DivergenceError, FencingError } from "./errors.js";
 import { fencePass, fenceRecheck } from "./fence.js";
-import type { Difference } from "./guard.js";
 import { runPass } from "./pass.js";
+import { cancelledPass, errorView, logLine, type PassReport } from "./pass-report.js";
 import { parseLocation } from "./rsync.js";
 import { Journal } from "./journal.js";
 import { workerScanner, type Scanner } from "./scanner.js";
 import { advanceSerialFile, type SerialAdvance } from "./serial.js";
 import { DestinationTracker, type DestinationStatus, type SyncState } from "./status.js";
-import { debouncer, inotifyCadir, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
+import { ActiveWatch, debouncer, inotifyCadir, nodeCron, systemClock, type Clock, type CronFactory, type Stoppable, type WatchFactory } from "./triggers.js";
+import { VerificationLog, VERIFY_SCHEDULE_REASON, wantsFullVerification } from "./verification.js";
 import { PassWorker } from "./worker.js";
 
-export interface PassReport {
-  destination: string;
-  ok: boolean;
-  result: SyncState | "skipped" | "cancelled";
-  epoch: number | null;
-  source: string | null;
-  durationMs: number;
-  bytes: number;
-  reasons: string[];
-  /** sha256 over the verified manifest (path, size, sha256) both sides share, when in sync. */
-  manifest?: string;
-  /** Files in that manifest. */
-  files?: number;
-  /** True for a full verification (no cache trusted: every file hashed, every line parsed). */
-  full?: boolean;
-  /** Files hashed by this pass (a no-change incremental pass hashes none). */
-  hashed?: number;
-  error?: PuppetHaError;
-  differences?: readonly Difference[];
-}
+export type { PassReport } from "./pass-report.js";
+export { FULL_VERIFY_REASON, ONCE_FULL_EVERY_MS } from "./verification.js";
 
 export interface SyncStatus {
   epoch: number | null;
@@ -90,27 +71,6 @@ export const RETRY_AFTER_ERROR_MS = 2000;
 /** How often the manifest caches are written to disk (and at stop): a restart then hashes little. */
 export const SAVE_CACHE_EVERY_MS = 30_000;
 
-/** A request reason that asks for a full verification (the proxy may send it; so does the schedule). */
-export const FULL_VERIFY_REASON = "full-verify";
-
-/** `sync --once` (system cron) verifies the whole tree again when its last full verification is older. */
-export const ONCE_FULL_EVERY_MS = 3_600_000;
-
-export interface Verified {
-  epoch: number;
-  at: number;
-}
-
-/**
- * Whether a pass is the full verification: on the schedule, when asked, and for the first pass
- * at each epoch (after every failover and failback); `--once` also when its last one is an hour old.
- */
-export function wantsFullVerification(reasons: readonly string[], epoch: number, last: Verified | undefined, now: number): boolean {
-  if (!last || last.epoch !== epoch) return true;
-  if (reasons.includes("once") && now - last.at >= ONCE_FULL_EVERY_MS) return true;
-  return reasons.some((r) => r === "schedule" || r.startsWith(FULL_VERIFY_REASON));
-}
-
 export function createSyncService(opts: SyncServiceOptions): SyncService {
   const cfg = opts.config;
   const log = (opts.log ?? silentLogger()).child({ part: "sync" });
@@ -127,29 +87,22 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     if (!j) journals.set(dir, (j = new Journal(dir)));
     return j;
   };
-  /** Each destination's last successful full verification (also on disk, for `--once`). */
-  const verifiedAt = new Map<string, Verified>();
-  const verifiedFile = (dest: string) => join(cfg.workDir, dest, "cache", "verified.json");
-  async function lastVerified(dest: string): Promise<Verified | undefined> {
-    if (!verifiedAt.has(dest)) {
-      const v = await readFile(verifiedFile(dest), "utf8").then((t) => JSON.parse(t) as Verified, () => undefined);
-      if (v && Number.isInteger(v.epoch) && Number.isFinite(v.at)) verifiedAt.set(dest, v);
-    }
-    return verifiedAt.get(dest);
-  }
+  const verified = new VerificationLog(cfg.workDir);
   let savedAt = clock.now();
   let latestEpoch: number | undefined;
   let active: string | null = null;
-  let cronTask: Stoppable | undefined;
-  let watcher: { dir: string; w: Stoppable } | undefined;
+  let cronTasks: Stoppable[] = [];
   let started = false;
   let stopped = false;
   const debounce = debouncer(clock, cfg.debounce, Math.max(cfg.debounce, 1000), () => void requestAll("watch"));
+  const watch = new ActiveWatch(opts.watch ?? inotifyCadir, (path) => {
+    const now = clock.now();
+    for (const t of trackers.values()) if (!t.isActive) t.changeSeen(now);
+    events.emit("change", path);
+    debounce.poke();
+  }, () => void requestAll("watch-ready"));
 
-  const workers = new Map(destinations.map((d) => [d, new PassWorker<PassReport>(
-    (reasons) => passFor(d, reasons),
-    () => ({ destination: d, ok: false, result: "cancelled", epoch: null, source: null, durationMs: 0, bytes: 0, reasons: [] }),
-  )]));
+  const workers = new Map(destinations.map((d) => [d, new PassWorker<PassReport>((reasons) => passFor(d, reasons), () => cancelledPass(d))]));
 
   function learn(state: ArbiterState): void {
     if (latestEpoch === undefined || state.epoch >= latestEpoch) {
@@ -165,7 +118,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     tracker.passStarted(t0);
     let state: ArbiterState | undefined;
     let bytes = 0;
-    let verified: { manifest: string; files: number; hashed: number } | undefined;
+    let outcomeView: Pick<PassReport, "manifest" | "files" | "hashed" | "hashedBytes"> | undefined;
     let full: boolean | undefined;
     try {
       state = await opts.arbiter.current();
@@ -183,7 +136,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         throw new FencingError(decision.reason);
       }
       const actingFor = state;
-      full = wantsFullVerification(reasons, state.epoch, await lastVerified(dest), clock.now());
+      full = wantsFullVerification(reasons, state.epoch, await verified.lastOf(dest), clock.now());
       const outcome = await runPass({
         scanner,
         // The final pull of a failback (CA writes held) stats every file: it must not depend on
@@ -209,13 +162,10 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
         },
       });
       bytes = outcome.bytes;
-      verified = { manifest: outcome.digest, files: outcome.files, hashed: outcome.hashed };
+      outcomeView = { manifest: outcome.digest, files: outcome.files, hashed: outcome.hashed, hashedBytes: outcome.hashedBytes };
       if (full) {
-        const v = { epoch: state.epoch, at: clock.now() };
-        verifiedAt.set(dest, v);
-        await mkdir(dirname(verifiedFile(dest)), { recursive: true, mode: 0o700 });
-        await writeFile(verifiedFile(dest), JSON.stringify(v));
-        tracker.fullVerified(clock.now(), clock.now() - t0, outcome.files, outcome.hashedBytes);
+        await verified.record(dest, { epoch: state.epoch, at: clock.now() });
+        tracker.fullVerified(clock.now(), { durationMs: clock.now() - t0, files: outcome.files, hashed: outcome.hashed, hashedBytes: outcome.hashedBytes });
       }
       if (full || clock.now() - savedAt >= SAVE_CACHE_EVERY_MS) {
         savedAt = clock.now();
@@ -232,7 +182,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       const report: PassReport = {
         destination: dest, ok: !error, result, epoch: state?.epoch ?? null, source: state?.active ?? null,
         durationMs: now - t0, bytes, reasons: [...reasons],
-        ...(verified ?? {}),
+        ...(outcomeView ?? {}),
         ...(full !== undefined ? { full } : {}),
         ...(error ? { error } : {}),
         ...(error instanceof DivergenceError ? { differences: error.differences } : {}),
@@ -240,7 +190,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       tracker.passEnded(now, { result, bytes, epoch: report.epoch, reasons: report.reasons },
         error ? errorView(error, now) : undefined,
         error instanceof DivergenceError ? { differences: [...error.differences], savedTo: error.savedTo ?? null } : undefined);
-      const line = { destination: dest, source: report.source, epoch: report.epoch, result, durationMs: report.durationMs, bytes, reasons: report.reasons, ...(full !== undefined ? { full } : {}), ...(verified ? { files: verified.files, hashed: verified.hashed } : {}) };
+      const line = logLine(report);
       if (error) log.warn({ ...line, code: error.code, err: error.message }, "sync pass failed");
       // A failed pass (not a divergence: that waits for an operator) is retried soon rather than
       // at the next cron tick, so a standby does not stay behind for a minute after a burst.
@@ -249,14 +199,6 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       events.emit("pass", report);
       return report;
     }
-  }
-
-  function errorView(e: PuppetHaError, now: number): DestinationStatus["lastError"] {
-    return {
-      code: e.code, message: e.message, at: new Date(now).toISOString(),
-      ...(e instanceof RsyncError ? { ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}), stderr: e.stderr } : {}),
-      ...(e instanceof DeleteLimitError ? { stderr: e.files.join("\n") } : {}),
-    };
   }
 
   const retries = new Map<string, unknown>();
@@ -277,20 +219,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     if (!cfg.watch || !active) return;
     const loc = parseLocation(cfg.cadirs[active] ?? "");
     const dir = loc.kind === "local" ? loc.path : undefined;
-    if (watcher?.dir === dir) return;
-    if (watcher) void watcher.w.stop();
-    watcher = undefined;
-    if (!dir) return;
-    log.info({ dir, active }, "watching the active cadir");
-    watcher = {
-      dir,
-      w: (opts.watch ?? inotifyCadir)(dir, (path) => {
-        const now = clock.now();
-        for (const t of trackers.values()) if (!t.isActive) t.changeSeen(now);
-        events.emit("change", path);
-        debounce.poke();
-      }, () => void requestAll("watch-ready")),
-    };
+    if (watch.point(dir) && dir) log.info({ dir, active }, "watching the active cadir");
   }
 
   const service: SyncService = {
@@ -305,7 +234,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       }
       retarget();
       void requestAll("start");
-      cronTask = (opts.cron ?? nodeCron)(cfg.schedule, () => void requestAll("schedule"));
+      const cron = opts.cron ?? nodeCron;
+      cronTasks = [cron(cfg.schedule, () => void requestAll("schedule")), cron(cfg.verify, () => void requestAll(VERIFY_SCHEDULE_REASON))];
     },
     async stop() {
       if (stopped) return;
@@ -314,9 +244,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       for (const t of retries.values()) clock.clearTimeout(t);
       retries.clear();
       debounce.cancel();
-      await cronTask?.stop();
-      await watcher?.w.stop();
-      watcher = undefined;
+      for (const c of cronTasks) await c.stop();
+      await watch.stop();
       await Promise.all([...workers.values()].map((w) => w.close()));
       await scanner.call("save").catch((err: unknown) => log.warn({ err: (err as Error).message }, "manifest cache not saved"));
       await scanner.close();

@@ -35,7 +35,16 @@ export interface DestinationStatus {
   lastPass: LastPass | null;
   divergence: { differences: Difference[]; savedTo: string | null } | null;
   /** The last successful full verification (every file hashed) and what it cost. */
-  lastFullVerification: { at: string; durationMs: number; files: number; hashedBytes: number } | null;
+  lastFullVerification: FullVerification | null;
+}
+
+/** What the last full verification of a destination cost: files in its manifest, files and bytes hashed (both sides). */
+export interface FullVerification {
+  at: string;
+  durationMs: number;
+  files: number;
+  hashed: number;
+  hashedBytes: number;
 }
 
 export class DestinationTracker {
@@ -61,8 +70,8 @@ export class DestinationTracker {
     if (this.running && now >= this.passStart) this.changeDuringPass ??= now;
   }
 
-  fullVerified(now: number, durationMs: number, files: number, hashedBytes: number): void {
-    this.lastFullVerification = { at: new Date(now).toISOString(), durationMs, files, hashedBytes };
+  fullVerified(now: number, cost: Omit<FullVerification, "at">): void {
+    this.lastFullVerification = { at: new Date(now).toISOString(), ...cost };
   }
 
   passStarted(now: number): void {
@@ -139,6 +148,7 @@ export function healthReports(destinations: Readonly<Record<string, DestinationS
     ...(d.lastSuccess !== null ? { lastSuccess: d.lastSuccess } : {}),
     ...(d.lastError !== null ? { lastError: `${d.lastError.code}: ${d.lastError.message}` } : {}),
     ...(d.lastPass !== null ? { lastPass: { at: d.lastPass.startedAt, durationMs: d.lastPass.durationMs, bytes: d.lastPass.bytes, result: d.lastPass.result } } : {}),
+    ...(d.lastFullVerification !== null ? { lastFullVerification: d.lastFullVerification } : {}),
     ...(d.divergence !== null
       ? {
         divergence: d.divergence.differences.map((x) => ({

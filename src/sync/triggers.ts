@@ -83,3 +83,24 @@ export function debouncer(clock: Clock, quietMs: number, maxWaitMs: number, fire
     },
   };
 }
+
+/** One watch at a time, moved along with the active CA: at its cadir when local, at nothing otherwise. */
+export class ActiveWatch {
+  private current: { dir: string; w: Stoppable } | undefined;
+
+  constructor(private readonly factory: WatchFactory, private readonly onChange: (path: string) => void, private readonly onReady: () => void) {}
+
+  /** Watch `dir` (undefined: nothing); true when the watch moved. */
+  point(dir: string | undefined): boolean {
+    if (this.current?.dir === dir) return false;
+    if (this.current) void this.current.w.stop();
+    this.current = dir === undefined ? undefined : { dir, w: this.factory(dir, this.onChange, this.onReady) };
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    const c = this.current;
+    this.current = undefined;
+    await c?.w.stop();
+  }
+}

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HealthMetrics } from "../../../src/health/metrics.js";
 import { report, syncDest } from "../../helpers/health.js";
+import { healthReports } from "../../../src/sync/status.js";
 import { makeHarness } from "../sync/harness.js";
 
 function sample(text: string, series: string): number {
@@ -31,4 +32,17 @@ test("3 passes between two scrapes add 3 to the pass counter and the histogram",
   assert.equal(sample(after, 'puppet_ha_sync_pass_duration_seconds_count{destination="ca2"}') - hist0, 3);
   const again = await scrape();
   assert.equal(sample(again, 'puppet_ha_sync_passes_total{destination="ca2",result="in-sync"}') - count0, 3, "a scrape counts nothing by itself");
+});
+
+test("the last full verification's duration, files and bytes hashed and time are exported", async (t) => {
+  const h = makeHarness(t);
+  const [r] = await h.service.requestPass("ca2", "test");
+  assert.equal(r?.full, true, "the first pass at an epoch is the full verification");
+  const v = h.service.status().destinations.ca2?.lastFullVerification;
+  assert.ok(v && v.hashed > 0, JSON.stringify(v));
+  const text = await new HealthMetrics({ defaultMetrics: false }).render(report({ sync: healthReports(h.service.status().destinations) }));
+  assert.equal(sample(text, 'puppet_ha_sync_full_verification_duration_seconds{destination="ca2"}'), v.durationMs / 1000);
+  assert.equal(sample(text, 'puppet_ha_sync_full_verification_hashed_files{destination="ca2"}'), v.hashed);
+  assert.equal(sample(text, 'puppet_ha_sync_full_verification_hashed_bytes{destination="ca2"}'), v.hashedBytes);
+  assert.equal(sample(text, 'puppet_ha_sync_full_verification_timestamp_seconds{destination="ca2"}'), Date.parse(v.at) / 1000);
 });

@@ -32,7 +32,10 @@ export interface Harness {
   arbiter: ReturnType<typeof staticArbiter>;
   service: SyncService;
   /** Fire the schedule by hand. */
+  /** Fire the `sync.schedule` cron (incremental passes). */
   cron: () => void;
+  /** Fire the `sync.verify` cron (the full verification). */
+  verifyCron: () => void;
   source: FakeCadir;
 }
 
@@ -64,15 +67,15 @@ export function makeHarness(t: TestContext, opts: { config?: Record<string, unkn
     ...opts.config,
   });
   const arbiter = staticArbiter({ epoch: 1, active: "ca1" });
-  let fire: () => void = () => undefined;
-  const cron: CronFactory = (_expr, fn) => {
-    fire = fn;
+  const fired = new Map<string, () => void>();
+  const cron: CronFactory = (expr, fn) => {
+    fired.set(expr, fn);
     return { stop: () => undefined };
   };
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` };
   const service = createSyncService({ config, arbiter, env, cron, ...(opts.scanner ? { scanner: opts.scanner } : {}) });
   live.service = service;
-  return { root, ca1, ca2, backupDir, bin, env, config, arbiter, service, cron: () => fire(), source };
+  return { root, ca1, ca2, backupDir, bin, env, config, arbiter, service, cron: () => fired.get(config.schedule)?.(), verifyCron: () => fired.get(config.verify)?.(), source };
 }
 
 /** A fake executable first on PATH (a small sh script). */

@@ -12,6 +12,7 @@ import { DivergenceError, IncompleteSourceError } from "../../../src/sync/errors
 import { Inspector } from "../../../src/sync/inspect.js";
 import { inProcessScanner } from "../../../src/sync/scanner.js";
 import { createSyncService } from "../../../src/sync/service.js";
+import { VERIFY_SCHEDULE_REASON } from "../../../src/sync/verification.js";
 import { contentsOf, differingPaths, fakeExecutable, makeHarness, nextPass, onCopy, type Harness } from "./harness.js";
 
 /** Both ways a pass learns what changed: a stat of every file, or the change journal (watch mode). */
@@ -73,6 +74,17 @@ for (const m of MODES) test(`a source file rewritten at the same size with its m
   sameSizeSameMtime(join(h.ca1, "requests", "n.pem"), () => "csr-version-2");
   const r = await pass(h);
   assert.equal(r.result, "in-sync", r.error?.message);
+  assert.equal(readFileSync(join(h.ca2, "requests", "n.pem"), "utf8"), "csr-version-2");
+});
+
+for (const m of MODES) test(`the failback's final pull trusts a cached stat only with the same ctime: a same-size, same-mtime rewrite is pulled${m.suffix}`, async (t) => {
+  const h = await synced(t, { watch: m.watch, before: (x) => writeFileSync(join(x.ca1, "requests", "n.pem"), "csr-version-1") });
+  await pass(h);
+  sameSizeSameMtime(join(h.ca1, "requests", "n.pem"), () => "csr-version-2");
+  const r = await h.service.finalPull("ca2", 1);
+  assert.equal(r.result, "in-sync", r.error?.message);
+  assert.equal(r.full, false, "not a full verification");
+  assert.ok((r.hashed ?? 99) <= 2, `hashed ${r.hashed}: only the rewritten file, on each side`);
   assert.equal(readFileSync(join(h.ca2, "requests", "n.pem"), "utf8"), "csr-version-2");
 });
 
@@ -209,10 +221,11 @@ for (const m of MODES) test(`a signed cert caught mid-write is never copied; onc
   assert.deepEqual(readFileSync(join(h.ca2, "signed", "node2.pem")), pem);
 });
 
-test("full verification: on the schedule, at a new epoch, with its cost in the status", async (t) => {
+test("full verification: on sync.verify (not sync.schedule), at a new epoch, with its cost in the status", async (t) => {
   const h = await synced(t);
   const st = h.service.status().destinations.ca2?.lastFullVerification;
-  assert.ok(st && st.files > 0 && st.hashedBytes > 0 && st.durationMs >= 0);
+  assert.ok(st && st.durationMs >= 0 && Date.parse(st.at) > 0 && st.files > 0, JSON.stringify(st));
+  assert.ok(st.hashed >= st.files && st.hashedBytes > 0, "every file was hashed");
   assert.equal((await pass(h)).full, false);
   h.arbiter.set({ epoch: 2, active: "ca1" });
   const [afterFailover] = await h.service.requestPass("ca2");
@@ -222,7 +235,14 @@ test("full verification: on the schedule, at a new epoch, with its cost in the s
   assert.equal((await started).full, false);
   const scheduled = nextPass(h.service, (r) => r.reasons.includes("schedule"), 10_000);
   h.cron();
-  assert.equal((await scheduled).full, true, "the schedule runs the full verification");
+  assert.equal((await scheduled).full, false, "sync.schedule runs incremental passes");
+  const verifying = nextPass(h.service, (r) => r.reasons.includes(VERIFY_SCHEDULE_REASON), 10_000);
+  h.verifyCron();
+  const verify = await verifying;
+  assert.equal(verify.full, true, "sync.verify runs the full verification");
+  const after = h.service.status().destinations.ca2?.lastFullVerification;
+  assert.ok(after && after.at > st.at && after.durationMs <= verify.durationMs, JSON.stringify({ st, after }));
+  assert.equal(after.hashed, verify.hashed);
 });
 
 test("the manifest cache outlives the process: a restarted agent's first pass at the same epoch hashes little", async (t) => {
