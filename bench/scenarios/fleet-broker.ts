@@ -28,9 +28,10 @@ function cpuOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Run a command under GNU time: wall, user+sys CPU and peak RSS of the process. */
+/** Run a command under GNU time: wall, user+sys CPU and peak RSS of the process (FLEET_PROF=DIR: and a --cpu-prof profile in DIR). */
 async function timed(cmd: string, args: string[], cpu: string): Promise<Timed> {
-  const r = await execa("/usr/bin/time", ["-f", "TIME %e %U %S %M", "taskset", "-c", cpu, cmd, ...args], { cwd: repoRoot, reject: false, timeout: 300_000 });
+  const prof = process.env.FLEET_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.FLEET_PROF}`] : [];
+  const r = await execa("/usr/bin/time", ["-f", "TIME %e %U %S %M", "taskset", "-c", cpu, cmd, ...prof, ...args], { cwd: repoRoot, reject: false, timeout: 300_000 });
   const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(r.stderr);
   if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr.slice(-500)}`);
   return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]), maxRssMb: Number(m[4]) / 1024, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
