@@ -16,9 +16,9 @@ test("the twitch entry starts twitch loading none of the other parts, commands o
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, "puppet-ha.yaml");
   writeFileSync(file, `twitch:\n  listen: "127.0.0.1:0"\n  puppet: { command: ["${join(dir, "no-such-puppet")}"] }\nlog: { level: silent }\n`);
-  const { twitchProgram } = await import("../../../src/twitch/main.js");
+  const { twitchEntry } = await import("../../../src/twitch/main.js");
   // A puppet that does not exist stops the start right after everything was loaded.
-  await assert.rejects(twitchProgram().parseAsync(["node", "puppet-ha", "twitch", "-c", file]), /puppet/);
+  await assert.rejects(twitchEntry(["node", "puppet-ha", "twitch", "-c", file]), /puppet/);
 
   const urls = await trace.urls();
   const src = urls.filter((u) => u.startsWith(SRC)).map((u) => u.slice(SRC.length).replace(/\.[jt]s$/, ""));
@@ -29,7 +29,23 @@ test("the twitch entry starts twitch loading none of the other parts, commands o
   assert.deepEqual(foreign, [], "nothing of proxy, sync, health or demo beyond their config schemas");
   assert.ok(!src.includes("main"), "the full command line (src/main.ts) is not built");
   assert.deepEqual(src.filter((f) => f.endsWith("/command") && f !== "twitch/command" && f !== "config/command"), [], "no other command's definition");
-  for (const p of ["express", "http-proxy-3", "undici", "prom-client", "chokidar", "node-forge", "supertest"]) {
+  for (const p of ["express", "http-proxy-3", "undici", "prom-client", "chokidar", "node-forge", "supertest", "commander"]) {
     assert.ok(!packages.has(p), `${p} is not loaded by twitch`);
   }
+});
+
+test("the twitch entry reads -c/--config and --help by hand, and names a bad argument", async () => {
+  const { parseTwitchArgs, twitchEntry } = await import("../../../src/twitch/main.js");
+  assert.deepEqual(parseTwitchArgs([]), {});
+  assert.deepEqual(parseTwitchArgs(["-c", "/etc/a.yaml"]), { config: "/etc/a.yaml" });
+  assert.deepEqual(parseTwitchArgs(["--config", "/etc/a.yaml"]), { config: "/etc/a.yaml" });
+  assert.deepEqual(parseTwitchArgs(["--config=/etc/b.yaml"]), { config: "/etc/b.yaml" });
+  assert.deepEqual(parseTwitchArgs(["-c/etc/c.yaml"]), { config: "/etc/c.yaml" });
+  assert.equal(parseTwitchArgs(["-c", "x", "--help"]), "help");
+  assert.throws(() => parseTwitchArgs(["-c"]), (e: Error & { code?: string }) => e.code === "E_USAGE" && /'-c' needs a file/.test(e.message));
+  assert.throws(() => parseTwitchArgs(["--port", "1"]), /unknown option '--port'/);
+  assert.throws(() => parseTwitchArgs(["extra"]), /no argument 'extra'/);
+  let help = "";
+  await twitchEntry(["node", "puppet-ha", "twitch", "--help"], { write: (s: string) => (help += s) } as unknown as NodeJS.WritableStream);
+  assert.match(help, /^Usage: puppet-ha twitch \[options\][\s\S]*-c, --config <file>/);
 });
