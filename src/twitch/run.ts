@@ -2,14 +2,14 @@
 // the token and TLS files. On stop the listener closes and a run in flight is waited for (killing puppet
 // mid-run, or leaving it writing to a closed pipe, is worse); a second signal exits at once.
 import { configPath, loadConfigFile } from "../config/load.js";
-import { createLogger } from "../log.js";
+import { createTwitchLogger } from "./log.js";
 import { twitchSection } from "./config.js";
 import { startTwitch } from "./server.js";
 
 export async function runTwitch(opts: { config?: string }): Promise<void> {
   const cfg = loadConfigFile(configPath(opts.config));
   const twitch = cfg.twitch ?? twitchSection.parse({});
-  const log = createLogger(cfg.log).child({ part: "twitch" });
+  const log = createTwitchLogger(cfg.log).child({ part: "twitch" });
   const t = await startTwitch(twitch, log);
   // The broker (NATS) is a second way in, loaded only when configured.
   const broker = twitch.broker

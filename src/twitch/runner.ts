@@ -3,7 +3,7 @@
 // process has exited (puppet-twitch released its mutex before the agent took its lock: a race).
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import type { Logger } from "../log.js";
+import type { Logger } from "./log.js";
 import { AgentDisabledError, AlreadyRunningError } from "./errors.js";
 import { exec } from "./exec.js";
 import { disabledMessage, fsLockProbe, runLockState, type LockProbe } from "./locks.js";

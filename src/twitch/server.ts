@@ -6,7 +6,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { FileAccessError, ListenError, errnoText } from "../errors.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "./log.js";
 import { listenerNames } from "../request-origin.js";
 import { keyFileWarning, TokenFile } from "../token.js";
 import { createTwitchApp } from "./app.js";

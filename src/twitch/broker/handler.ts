@@ -2,7 +2,7 @@
 // evaluate its filter on the cached facts, then NOOP, or START the agent through the same
 // AgentRunner the HTTP trigger uses (same locks, one run at a time, disabled agent refused) and
 // COMPLETE when it exits. Nothing is answered to a message that cannot be verified (only logged).
-import type { Logger } from "../../log.js";
+import type { Logger } from "../log.js";
 import { AgentDisabledError, AlreadyRunningError } from "../errors.js";
 import type { AgentRunner, RunResult } from "../runner.js";
 import { admit, type AdmissionPolicy, type SeenRequests } from "./admission.js";

@@ -7,7 +7,7 @@ import { readFileSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { FileAccessError } from "../../errors.js";
-import type { Logger } from "../../log.js";
+import type { Logger } from "../log.js";
 import type { TwitchConfig } from "../config.js";
 import { exec } from "../exec.js";
 import type { AgentRunner } from "../runner.js";

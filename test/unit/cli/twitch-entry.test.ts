@@ -29,7 +29,7 @@ test("the twitch entry starts twitch loading none of the other parts, commands o
   assert.deepEqual(foreign, [], "nothing of proxy, sync, health or demo beyond their config schemas");
   assert.ok(!src.includes("main"), "the full command line (src/main.ts) is not built");
   assert.deepEqual(src.filter((f) => f.endsWith("/command") && f !== "twitch/command" && f !== "config/command"), [], "no other command's definition");
-  for (const p of ["express", "http-proxy-3", "undici", "prom-client", "chokidar", "node-forge", "supertest", "commander", "execa"]) {
+  for (const p of ["express", "http-proxy-3", "undici", "prom-client", "chokidar", "node-forge", "supertest", "commander", "execa", "pino"]) {
     assert.ok(!packages.has(p), `${p} is not loaded by twitch`);
   }
 });
