@@ -1,6 +1,7 @@
 // Issue 16 (footprint on every node): `puppet-ha twitch` starts through its own entry
 // (src/twitch/main.ts, chosen by src/cli.ts) and loads only what it needs: no express, no proxy,
-// sync, health or demo code, no other command's definition, no proxy-only package.
+// sync, health or demo code, no other command's definition, no proxy-only package, and neither
+// commander, zod, pino nor execa (what twitch loads is what every node pays in idle RSS).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -24,12 +25,12 @@ test("the twitch entry starts twitch loading none of the other parts, commands o
   const src = urls.filter((u) => u.startsWith(SRC)).map((u) => u.slice(SRC.length).replace(/\.[jt]s$/, ""));
   const packages = new Set(urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter(Boolean));
   assert.ok(src.includes("twitch/server") && src.includes("twitch/app"), "the trace saw twitch start");
-  // The config loader validates every section of the file, so the section schemas load.
-  const foreign = src.filter((f) => /^(proxy|sync|health|demo)\//.test(f) && !/^(proxy|sync|health|proxy\/control)\/config$/.test(f) && f !== "proxy/control/timing");
-  assert.deepEqual(foreign, [], "nothing of proxy, sync, health or demo beyond their config schemas");
+  // twitch checks its own sections by hand (src/twitch/config-check.ts): no schema of any part.
+  const foreign = src.filter((f) => /^(proxy|sync|health|demo)\//.test(f) || f === "config/schema" || f === "config/load" || f === "twitch/config" || f === "twitch/broker/config");
+  assert.deepEqual(foreign, [], "nothing of proxy, sync, health or demo, and no zod schema");
   assert.ok(!src.includes("main"), "the full command line (src/main.ts) is not built");
   assert.deepEqual(src.filter((f) => f.endsWith("/command") && f !== "twitch/command" && f !== "config/command"), [], "no other command's definition");
-  for (const p of ["express", "http-proxy-3", "undici", "prom-client", "chokidar", "node-forge", "supertest", "commander", "execa", "pino"]) {
+  for (const p of ["express", "http-proxy-3", "undici", "prom-client", "chokidar", "node-forge", "supertest", "commander", "execa", "pino", "zod", "node-cron"]) {
     assert.ok(!packages.has(p), `${p} is not loaded by twitch`);
   }
 });
