@@ -11,6 +11,7 @@ import type { LastRun } from "../../../src/twitch/summary.js";
 import { FleetCountsWatcher } from "../../../src/twitch/fleet/fleet-counts.js";
 import { renderStatusFragment } from "../../../src/health/status-page.js";
 import { report } from "../../helpers/health.js";
+import { admin, startHa } from "../proxy/ha-harness.js";
 import { memoryLog, startFleet } from "./broker-harness.js";
 import { identityOf } from "./broker-client.js";
 
@@ -76,4 +77,27 @@ test("a broker that is down is an error in the counts (the last counts kept), an
   await fleet.nats.start();
   const up = await watcher.refresh();
   assert.deepEqual([up.reporting, up.ok, up.error], [1, 1, undefined]);
+});
+
+test("a proxy with fleet.broker shows the counts on /health and its status page", async (t) => {
+  const fleet = await startFleet(t);
+  const { log } = memoryLog();
+  const nc = await connectBroker({ urls: [fleet.url], cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, name: "t" }, log);
+  t.after(() => nc.close());
+  const kv = await bindBucket(nc, "puppet_ha_fleet", true);
+  const now = Date.now();
+  await kv.put("web1.example", seal(statusRecord("web1.example", lastRun(2, 0, now), {}, now) as unknown as Record<string, unknown>, identityOf(fleet.files("web1.example"))));
+  const ha = await startHa(t, {
+    sync: false,
+    fleet: { broker: { urls: [fleet.url], tls: { cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, crl: fleet.crlFile } } },
+  });
+  // The first read starts with the proxy and does not hold it up: wait for it.
+  let health = await admin(ha, "GET", "/health");
+  for (let i = 0; i < 200 && (health.json.fleet as { readAt?: string } | undefined)?.readAt === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    health = await admin(ha, "GET", "/health");
+  }
+  assert.deepEqual(health.json.fleet, { reporting: 1, ok: 0, changed: 1, failed: 0, silent: 0, rejected: 0, silentAfterMs: 2 * HOUR, readAt: (health.json.fleet as { readAt: string }).readAt });
+  const page = await admin(ha, "GET", "/?fragment=1");
+  assert.match(page.text, /<table id="fleet">/);
 });
