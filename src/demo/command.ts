@@ -18,6 +18,7 @@ interface DemoFlags {
   basePort?: string;
   scenario?: string;
   readyTimeout: string;
+  broker?: boolean;
 }
 
 function parseFlags(f: DemoFlags): { stateDir: string; base: number | undefined; scenario: "failover" | undefined; readyTimeoutMs: number } {
@@ -80,6 +81,11 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       process.stdout.write(`${first.stderr.trim().split("\n").slice(-5).join("\n")}\n`);
       if (o.scenario) throw new PuppetHaError("E_DEMO", `the first agent run failed (exit ${first.exitCode})`);
     }
+    if (flags.broker === true && demo.twitch) {
+      // Issue 16: the demo node's twitch joins a fleet broker; a failure here leaves the rest running.
+      say(`fleet broker: nats-server on loopback, ${DEMO_NODE}'s twitch joins it`);
+      await demo.joinBroker().then((b) => say(`fleet broker: ${b.url}, pid ${b.nats.pid}`), (err: Error) => say(`fleet broker not started: ${err.message.split("\n")[0] ?? ""}`));
+    }
     if (o.scenario === "failover") {
       const code = await runFailoverStory(demo, say, signals.stop);
       return signals.stop() ? 130 : code;
@@ -103,6 +109,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--base-port <n>", "ports n (proxy), n+1 (admin), n+2 (twitch), n+3..n+6 (m1, m2, ca1, ca2); default 8140, 8141, 2023, 18140-18143")
     .option("--scenario <name>", "play a story unattended, print a summary and exit: failover (kill the primary CA, enrol on the standby, fail back; exit 0 only if nothing was lost)")
     .option("--ready-timeout <seconds>", "how long each puppetserver may take to start", "300")
+    .option("--broker", "also start a fleet broker (nats-server) that the demo node's twitch joins, for `fleet run` over it")
     .action(async (flags: DemoFlags) => {
       const code = await runDemo(flags);
       if (code !== 0) process.exitCode = code;

@@ -13,6 +13,7 @@ import { packageRoot, selfCliArgv } from "./cluster/frontend.js";
 import { LOOPBACK, pollUntil, request } from "./cluster/net.js";
 import type { PuppetSystem } from "./cluster/system.js";
 import type { DemoPorts } from "./preflight.js";
+import { DEMO_CONTROLLER, startDemoBroker, type DemoBroker } from "./broker.js";
 
 export const DEMO_NODE = "demo-node";
 
@@ -35,6 +36,8 @@ export interface CaView {
 
 export class Demo {
   twitch: { pid: number | null; url: string; tokenFile: string; child: ResultPromise } | undefined;
+  /** With `--broker`: the fleet broker the demo node's twitch joined. */
+  broker: DemoBroker | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(readonly cluster: Cluster, readonly opts: DemoOptions) {}
@@ -80,8 +83,24 @@ export class Demo {
     };
   }
 
+  /**
+   * `--broker`, after the demo node's first run (its twitch joins with the node's own Puppet cert):
+   * start the fleet broker and restart the twitch with a broker section.
+   */
+  async joinBroker(): Promise<DemoBroker> {
+    const b = await startDemoBroker(this.opts.sys, this.cluster.servers.ca1.info.url, join(this.cluster.root, "broker"), [DEMO_NODE]);
+    this.broker = b;
+    const ssl = agentDirs(this.cluster.agentsDir, DEMO_NODE).ssldir;
+    await this.stopTwitch();
+    await this.startTwitch({
+      urls: [b.url], allow: [DEMO_CONTROLLER],
+      tls: { cert: join(ssl, "certs", `${DEMO_NODE}.pem`), key: join(ssl, "private_keys", `${DEMO_NODE}.pem`), ca: b.caFile, crl: b.crlFile },
+    });
+    return b;
+  }
+
   /** A twitch for the demo node with a bearer token, running the agent against the proxy. */
-  private async startTwitch(): Promise<void> {
+  private async startTwitch(broker?: Record<string, unknown>): Promise<void> {
     const dir = join(this.cluster.root, "twitch");
     await mkdir(dir, { recursive: true });
     const tokenFile = join(dir, "twitch.token");
@@ -103,6 +122,7 @@ export class Demo {
           ],
           timeout: "5m",
         },
+        ...(broker ? { broker } : {}),
       },
       log: { level: "info", format: "json" },
     }));
@@ -122,16 +142,21 @@ export class Demo {
     this.opts.onInstance("twitch", "ready");
   }
 
+  private async stopTwitch(): Promise<void> {
+    const t = this.twitch?.child;
+    if (t && t.exitCode === null && t.signalCode === null) {
+      t.kill("SIGTERM");
+      const timer = setTimeout(() => t.kill("SIGKILL"), 10_000);
+      await t.catch(() => undefined);
+      clearTimeout(timer);
+    }
+  }
+
   /** Stops the twitch and every server the demo started, by their PIDs (idempotent). */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const t = this.twitch?.child;
-      if (t && t.exitCode === null && t.signalCode === null) {
-        t.kill("SIGTERM");
-        const timer = setTimeout(() => t.kill("SIGKILL"), 10_000);
-        await t.catch(() => undefined);
-        clearTimeout(timer);
-      }
+      await this.stopTwitch();
+      await this.broker?.nats.stop();
       await this.cluster.stop();
     })();
     return this.stopping;
