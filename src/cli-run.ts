@@ -1,25 +1,9 @@
-// Where errors reaching the top of a command become messages and exit codes (2 for bad input, 1
-// for failures, never a stack trace); shared by the full CLI (main.ts) and twitch's own entry.
+// Where errors reaching the top of a commander program become messages and exit codes (the
+// mapping itself: ./cli-errors.ts, which twitch's own entry uses without commander).
 import { CommanderError, type Command } from "commander";
-import { ConfigError, PuppetHaError } from "./errors.js";
+import { describeError } from "./cli-errors.js";
 
-/** Exit code and the lines to print on stderr for an error reaching the top. */
-export function describeError(err: unknown): { code: number; lines: string[] } {
-  if (err instanceof ConfigError) {
-    return {
-      code: 2,
-      lines: [
-        `${err.file}: ${err.problems.length} problem(s):`,
-        ...err.problems.map((p) => `  ${p.path ? `${p.path}: ` : ""}${p.message}${p.line !== undefined ? ` (line ${p.line})` : ""}`),
-      ],
-    };
-  }
-  if (err instanceof PuppetHaError) {
-    const userError = ["E_USAGE", "E_FILE"].includes(err.code);
-    return { code: userError ? 2 : 1, lines: [`puppet-ha: ${err.message}`] };
-  }
-  return { code: 1, lines: [`puppet-ha: unexpected error: ${err instanceof Error ? err.message : String(err)}`] };
-}
+export { describeError };
 
 /** Parse and run; the exit code (errors are printed here, on stderr). */
 export async function runProgram(program: Command, argv: string[]): Promise<number> {

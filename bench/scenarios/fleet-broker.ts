@@ -18,6 +18,8 @@ import { bindBucket } from "../../src/twitch/broker/status.js";
 import { silentLogger } from "../../src/log.js";
 
 const RUN_MS = 1000;
+/** NODE_OPTIONS of deploy/systemd/puppet-ha-twitch.service (what nodes run). */
+const UNIT_NODE_OPTIONS = /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(readFileSync(join(repoRoot, "deploy", "systemd", "puppet-ha-twitch.service"), "utf8"))?.[1] ?? "";
 const SIMS = 4;
 
 interface Timed { seconds: number; cpuSeconds: number; maxRssMb: number; stdout: string; stderr: string; exitCode: number | undefined }
@@ -28,9 +30,10 @@ function cpuOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Run a command under GNU time: wall, user+sys CPU and peak RSS of the process. */
+/** Run a command under GNU time: wall, user+sys CPU and peak RSS of the process (FLEET_PROF=DIR: and a --cpu-prof profile in DIR). */
 async function timed(cmd: string, args: string[], cpu: string): Promise<Timed> {
-  const r = await execa("/usr/bin/time", ["-f", "TIME %e %U %S %M", "taskset", "-c", cpu, cmd, ...args], { cwd: repoRoot, reject: false, timeout: 300_000 });
+  const prof = process.env.FLEET_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.FLEET_PROF}`] : [];
+  const r = await execa("/usr/bin/time", ["-f", "TIME %e %U %S %M", "taskset", "-c", cpu, cmd, ...prof, ...args], { cwd: repoRoot, reject: false, timeout: 300_000 });
   const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(r.stderr);
   if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr.slice(-500)}`);
   return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]), maxRssMb: Number(m[4]) / 1024, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
@@ -124,6 +127,12 @@ jetstream { store_dir: "${join(dir, "js")}" }
     const tw = start("twitch-broker", node, [...pre, "twitch", "-c", twCfg], { cpu: ctx.cpu.frontEnd, cwd: repoRoot, logFile: twLog });
     procs.push(tw);
     await waitUntil("twitch joined the broker", () => existsSync(twLog) && readFileSync(twLog, "utf8").includes("joined the fleet broker"), 30_000, () => (tw.alive() ? undefined : "exited"));
+    // The same, with the V8 flags deploy/systemd/puppet-ha-twitch.service sets (what nodes run).
+    const unitCfg = w("twitch-unit.yaml", readFileSync(twCfg, "utf8").replace(`127.0.0.1:${twPort}`, `127.0.0.1:${(await freePorts(1))[0]}`));
+    const unitLog = join(dir, "twitch-unit.log");
+    const unitTw = start("twitch-broker-unit-flags", node, [...pre, "twitch", "-c", unitCfg], { cpu: ctx.cpu.frontEnd, cwd: repoRoot, logFile: unitLog, env: { NODE_OPTIONS: UNIT_NODE_OPTIONS } });
+    procs.push(unitTw);
+    await waitUntil("twitch (unit flags) joined the broker", () => existsSync(unitLog) && readFileSync(unitLog, "utf8").includes("joined the fleet broker"), 30_000, () => (unitTw.alive() ? undefined : "exited"));
     // The same twitch without its broker section, to show what the broker itself adds.
     const [plainPort] = (await freePorts(1)) as [number];
     const plainCfg = w("twitch-plain.yaml", stringify({
@@ -141,6 +150,8 @@ jetstream { store_dir: "${join(dir, "js")}" }
     procs.push(bare);
     await sleep(ctx.quick ? 1000 : 3000);
     const twitchRss = rssMb(tw.pid);
+    const unitRss = rssMb(unitTw.pid);
+    await unitTw.stop();
     const bareRss = rssMb(bare.pid);
     const plainRss = rssMb(plain.pid);
     await plain.stop();
@@ -182,12 +193,12 @@ jetstream { store_dir: "${join(dir, "js")}" }
       },
       {
         scenario: S, metric: "idle RSS: puppet-ha twitch joined to the broker (bare Node HTTP server beside it)", unit: "MB", values: { "puppet-ha": round(twitchRss, 1) },
-        target: { text: "≤ 55 MB", pass: twitchRss <= 55 }, note: `same twitch without broker ${round(plainRss, 1)} MB; bare Node HTTP server ${round(bareRss, 1)} MB`,
+        target: { text: "≤ 55 MB", pass: twitchRss <= 55 }, note: `with the systemd unit's V8 flags (${UNIT_NODE_OPTIONS}) ${round(unitRss, 1)} MB; same twitch without broker ${round(plainRss, 1)} MB; bare Node HTTP server ${round(bareRss, 1)} MB`,
       },
     ];
     return {
       name: S, rows,
-      data: { nodes: nodesN, inFlight, runMs: RUN_MS, run: { elapsedMs: runJson.elapsedMs, counts: runJson.counts, wall: run.seconds, cpu: run.cpuSeconds, maxRssMb: run.maxRssMb, simCpu, natsCpu }, http: { ok: httpOk, wall: http.seconds, cpu: http.cpuSeconds, maxRssMb: http.maxRssMb, exitCode: http.exitCode }, status: { wall: status.seconds, cpu: status.cpuSeconds, maxRssMb: status.maxRssMb, ok: statusOk, total: statusJson.total }, idleRss: { twitchBroker: twitchRss, twitchWithoutBroker: plainRss, bareNode: bareRss } },
+      data: { nodes: nodesN, inFlight, runMs: RUN_MS, run: { elapsedMs: runJson.elapsedMs, counts: runJson.counts, wall: run.seconds, cpu: run.cpuSeconds, maxRssMb: run.maxRssMb, simCpu, natsCpu }, http: { ok: httpOk, wall: http.seconds, cpu: http.cpuSeconds, maxRssMb: http.maxRssMb, exitCode: http.exitCode }, status: { wall: status.seconds, cpu: status.cpuSeconds, maxRssMb: status.maxRssMb, ok: statusOk, total: statusJson.total }, idleRss: { twitchBroker: twitchRss, twitchBrokerUnitFlags: unitRss, twitchWithoutBroker: plainRss, bareNode: bareRss } },
       notes: [
         `fleet-broker: ${nodesN} simulated nodes in ${SIMS} processes (the real node-side handler per node, own EC P-256 certificate and key, stand-in runner of ${RUN_MS} ms) and nats-server not pinned; the controller pinned to CPU ${ctx.cpu.frontEnd}. Controller figures from GNU time.`,
       ],

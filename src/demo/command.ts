@@ -20,6 +20,7 @@ interface DemoFlags {
   scenario?: string;
   proxies?: string;
   readyTimeout: string;
+  broker?: boolean;
 }
 
 type Scenario = "failover" | "cluster";
@@ -110,6 +111,11 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
       process.stdout.write(`${first.stderr.trim().split("\n").slice(-5).join("\n")}\n`);
       if (o.scenario) throw new PuppetHaError("E_DEMO", `the first agent run failed (exit ${first.exitCode})`);
     }
+    if (flags.broker === true && demo.twitch) {
+      // Issue 16: the demo node's twitch joins a fleet broker; a failure here leaves the rest running.
+      say(`fleet broker: nats-server on loopback, ${DEMO_NODE}'s twitch joins it`);
+      await demo.joinBroker().then((b) => say(`fleet broker: ${b.url}, pid ${b.nats.pid}`), (err: Error) => say(`fleet broker not started: ${err.message.split("\n")[0] ?? ""}`));
+    }
     if (o.scenario === "failover") {
       const code = await runFailoverStory(demo, say, signals.stop);
       return signals.stop() ? 130 : code;
@@ -138,6 +144,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--scenario <name>", "play a story unattended, print a summary and exit (0 only if nothing was lost): failover (kill the primary CA, enrol on the standby, fail back) or cluster (two proxies: kill the controller proxy, the other takes over)")
     .option("--proxies <n>", "1 (default), or 2: a 3-member etcd, two proxies with proxy.cluster and haproxy (TCP) in front on the proxy's port; default 2 with --scenario cluster")
     .option("--ready-timeout <seconds>", "how long each puppetserver may take to start", "300")
+    .option("--broker", "also start a fleet broker (nats-server) that the demo node's twitch joins, for `fleet run` over it")
     .action(async (flags: DemoFlags) => {
       const code = await runDemo(flags);
       if (code !== 0) process.exitCode = code;

@@ -18,6 +18,7 @@ import { packageRoot, selfCliArgv } from "./cluster/frontend.js";
 import { LOOPBACK, pollUntil, request } from "./cluster/net.js";
 import type { PuppetSystem } from "./cluster/system.js";
 import type { DemoClusterPorts, DemoPorts } from "./preflight.js";
+import { DEMO_CONTROLLER, startDemoBroker, type DemoBroker } from "./broker.js";
 
 export const DEMO_NODE = "demo-node";
 /** The two proxies' lease timing: a handover within ttl + loopWait (about 6 s). */
@@ -52,6 +53,8 @@ export class Demo {
   /** With two proxies: the etcd members and the proxies behind the load balancer. */
   etcd: EtcdMembers | undefined;
   proxies: ProxySet | undefined;
+  /** With `--broker`: the fleet broker the demo node's twitch joined. */
+  broker: DemoBroker | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(readonly cluster: Cluster, readonly opts: DemoOptions) {}
@@ -130,8 +133,24 @@ export class Demo {
     };
   }
 
+  /**
+   * `--broker`, after the demo node's first run (its twitch joins with the node's own Puppet cert):
+   * start the fleet broker and restart the twitch with a broker section.
+   */
+  async joinBroker(): Promise<DemoBroker> {
+    const b = await startDemoBroker(this.opts.sys, this.cluster.servers.ca1.info.url, join(this.cluster.root, "broker"), [DEMO_NODE]);
+    this.broker = b;
+    const ssl = agentDirs(this.cluster.agentsDir, DEMO_NODE).ssldir;
+    await this.stopTwitch();
+    await this.startTwitch({
+      urls: [b.url], allow: [DEMO_CONTROLLER],
+      tls: { cert: join(ssl, "certs", `${DEMO_NODE}.pem`), key: join(ssl, "private_keys", `${DEMO_NODE}.pem`), ca: b.caFile, crl: b.crlFile },
+    });
+    return b;
+  }
+
   /** A twitch for the demo node with a bearer token, running the agent against the proxy. */
-  private async startTwitch(): Promise<void> {
+  private async startTwitch(broker?: Record<string, unknown>): Promise<void> {
     const dir = join(this.cluster.root, "twitch");
     await mkdir(dir, { recursive: true });
     const tokenFile = join(dir, "twitch.token");
@@ -153,6 +172,7 @@ export class Demo {
           ],
           timeout: "5m",
         },
+        ...(broker ? { broker } : {}),
       },
       log: { level: "info", format: "json" },
     }));
@@ -172,16 +192,21 @@ export class Demo {
     this.opts.onInstance("twitch", "ready");
   }
 
+  private async stopTwitch(): Promise<void> {
+    const t = this.twitch?.child;
+    if (t && t.exitCode === null && t.signalCode === null) {
+      t.kill("SIGTERM");
+      const timer = setTimeout(() => t.kill("SIGKILL"), 10_000);
+      await t.catch(() => undefined);
+      clearTimeout(timer);
+    }
+  }
+
   /** Stops the twitch and every server the demo started, by their PIDs (idempotent). */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const t = this.twitch?.child;
-      if (t && t.exitCode === null && t.signalCode === null) {
-        t.kill("SIGTERM");
-        const timer = setTimeout(() => t.kill("SIGKILL"), 10_000);
-        await t.catch(() => undefined);
-        clearTimeout(timer);
-      }
+      await this.stopTwitch();
+      await this.broker?.nats.stop();
       await this.proxies?.stop();
       await this.cluster.stop();
       const endpoint = this.etcd?.endpoints[0];

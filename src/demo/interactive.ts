@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { AgentRunResult } from "./cluster/agent.js";
 import type { InstanceName } from "./cluster/descriptor.js";
 import { CLUSTER_TIMING, DEMO_NODE, type Demo } from "./demo-cluster.js";
+import { brokerCommands } from "./broker.js";
 
 /** The lines naming the load balancer, both proxies and the etcd members (with --proxies 2). */
 function proxySetLines(demo: Demo): string[] {
@@ -53,6 +54,7 @@ export function whatToTry(demo: Demo, firstRun: AgentRunResult): string {
       `  run ${DEMO_NODE.padEnd(12)}curl -X POST -H "Authorization: Bearer $(cat ${demo.twitch.tokenFile})" '${demo.twitch.url}/puppet/twitch?async=false'`,
       `  its status      curl -s -H "Authorization: Bearer $(cat ${demo.twitch.tokenFile})" ${demo.twitch.url}/puppet/status`,
     ] : []),
+    ...(demo.broker ? brokerCommands(demo.broker, "puppet-ha", DEMO_NODE) : []),
     `  a new node      D=${agentDir}; puppet agent -t --certname node-2 --server localhost --serverport ${p.frontEnd} --ca_server localhost --ca_port ${p.frontEnd} \\`,
     "                    --confdir $D/conf --vardir $D/var --ssldir $D/ssl --publicdir $D/public --rundir $D/run --logdir $D/log",
     `  kill the primary CA   kill -9 ${pid("ca1")}     (ca1; the proxy promotes ca2 within seconds)`,

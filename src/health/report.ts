@@ -70,7 +70,28 @@ export interface HealthReport {
   events: { at: string; kind: string; message: string }[];
   /** With proxy.cluster only: the cluster as this proxy sees it. */
   cluster?: ClusterReport;
+  /** With a fleet.broker section only: the nodes' last runs from the broker's status bucket. */
+  fleet?: FleetReport;
 }
+
+/** Counts of the fleet status bucket (src/twitch/fleet/fleet-counts.ts). */
+export interface FleetReport {
+  /** Nodes with a verified status record. */
+  reporting: number;
+  ok: number;
+  changed: number;
+  failed: number;
+  /** Reporting nodes not heard from for longer than fleet.silentAfter (counted here, not as ok/changed/failed). */
+  silent: number;
+  /** Records that failed verification. */
+  rejected: number;
+  silentAfterMs: number;
+  /** When the bucket was last read, ISO 8601; undefined before the first read. */
+  readAt: string | undefined;
+  /** Why the last read failed. */
+  error: string | undefined;
+}
+
 
 /** One proxy of a cluster, from its record in etcd. */
 export interface ClusterMemberReport {

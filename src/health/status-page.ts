@@ -3,7 +3,7 @@
 // fragment (`?fragment=1`) every 2 s. Every value is escaped here; the CSP allows only this
 // script and style (by hash) and same-origin fetches.
 import { createHash } from "node:crypto";
-import type { BackendReport, ClusterReport, ExpiryReport, HealthReport, PoolReport, SyncDestinationReport } from "./report.js";
+import type { BackendReport, ClusterReport, ExpiryReport, FleetReport, HealthReport, PoolReport, SyncDestinationReport } from "./report.js";
 import { formatMs } from "./health-status.js";
 
 const STYLE = `
@@ -116,6 +116,7 @@ ${r.cluster ? cluster(r.cluster) : ""}
 ${expiry(r)}
 ${r.pools.map((p) => pool(p, r.arbiter.active, r.time)).join("\n")}
 ${sync(r.sync, r.time)}
+${r.fleet ? fleet(r.fleet, r.time) : ""}
 ${events(r.events)}
 </div>`;
 }
@@ -196,6 +197,17 @@ function sync(list: SyncDestinationReport[], now: string): string {
   return `<h2>CA sync</h2>
 <table id="sync"><thead><tr><th>Destination</th><th>Source</th><th>State</th><th>Epoch</th><th>Lag</th><th>Last success</th><th>Last pass</th><th>Last error</th></tr></thead><tbody>
 ${rows.join("\n")}
+</tbody></table>`;
+}
+
+/** fleet.broker: how the nodes' last runs went, from the broker's status bucket. */
+function fleet(f: FleetReport, now: string): string {
+  const read = f.readAt ? `read ${e(ago(f.readAt, now))}` : "not read yet";
+  const cell = (n: number, cls: string) => `<td class="num${n > 0 ? ` ${cls}` : ""}">${e(n)}</td>`;
+  return `<h2>Fleet <span class="muted">(status bucket, ${read})</span></h2>
+${f.error ? `<p class="b-warn">Cannot read the status bucket: ${e(f.error)}</p>` : ""}
+<table id="fleet"><thead><tr><th>Nodes reporting</th><th>OK</th><th>Changed</th><th>Failed</th><th>Silent (over ${e(formatMs(f.silentAfterMs))})</th><th>Rejected records</th></tr></thead><tbody>
+<tr><td class="num">${e(f.reporting)}</td><td class="num">${e(f.ok)}</td><td class="num">${e(f.changed)}</td>${cell(f.failed, "b-bad")}${cell(f.silent, "b-warn")}${cell(f.rejected, "b-bad")}</tr>
 </tbody></table>`;
 }
 

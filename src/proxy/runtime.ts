@@ -50,6 +50,8 @@ export class ProxyRuntime {
   private remote = new Map<string, { at: number; report: SyncDestinationReport | undefined; refreshing: boolean }>();
   private readonly diverged = new Map<string, string>();
   private stopping: Promise<void> | undefined;
+  /** Extra parts stopped with the runtime (the fleet counts' broker connection). */
+  readonly onStop: (() => Promise<void>)[] = [];
 
   private constructor(o: ProxyRuntimeOptions, proxy: ProxyServer) {
     const cfg = o.config;
@@ -121,8 +123,12 @@ export class ProxyRuntime {
     try {
       rt = new ProxyRuntime(o, proxy);
       const source = rt.source();
+      // fleet.broker: the fleet's counts on the status page (loaded only then).
+      const fleet = o.config.fleet?.broker && new (await import("../twitch/fleet/fleet-counts.js")).FleetCountsWatcher(
+        { ...o.config.fleet, broker: o.config.fleet.broker }, o.log.child({ part: "fleet" })).start();
+      if (fleet) rt.onStop.push(() => fleet.stop());
       const app = createAdminApp({
-        getReport: () => healthReport(source), actions: proxyActions(source), events: proxy.events, metrics: proxy.metrics,
+        getReport: () => (fleet ? { ...healthReport(source), fleet: fleet.counts } : healthReport(source)), actions: proxyActions(source), events: proxy.events, metrics: proxy.metrics,
         tokenFile: o.config.admin.tokenFile, version: VERSION, logger: o.log.child({ part: "admin" }),
       });
       rt.admin = await listenAdmin(app, o.config.admin);
@@ -239,6 +245,7 @@ export class ProxyRuntime {
         this.proxy.stop(graceMs),
         this.admin ? closeAdmin(this.admin) : Promise.resolve(),
         this.sync?.stop(),
+        ...this.onStop.map((f) => f()),
       ]);
     })();
     return this.stopping;

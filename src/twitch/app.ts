@@ -3,7 +3,7 @@
 // src/http-error.ts. Browsers never trigger runs (Host, Origin, Sec-Fetch-Site checks), and
 // parameters that change what runs need authentication even on loopback.
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import type { Logger } from "../log.js";
+import type { Logger } from "./log.js";
 import { MethodNotAllowedError, NotFoundError, PuppetHaError } from "../errors.js";
 import { preferredFormat, sendBody, sendError } from "../http-error.js";
 import { checkHost, crossSiteReason, listenerNames } from "../request-origin.js";

@@ -1,12 +1,11 @@
-// The `twitch` config section: the node-side HTTP trigger for puppet agent runs.
+// The `twitch` config section: the node-side HTTP trigger for puppet agent runs. `puppet-ha twitch`
+// itself checks it without zod (./config-check.ts, held equal to this schema by a test).
 import { z } from "zod";
 import { absPath, duration, listen, positiveInt } from "../config/fields.js";
 import { brokerSection } from "./broker/config.js";
+import { isLoopbackHost } from "./config-check.js";
 
-/** Hosts that only this machine can reach; without auth twitch may bind nothing else. */
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+export { isLoopbackHost };
 
 export const twitchSection = z.strictObject({
   listen: listen().prefault("127.0.0.1:2023"),

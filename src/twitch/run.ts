@@ -1,15 +1,26 @@
 // What `puppet-ha twitch -c FILE` runs: serve the run trigger until SIGTERM/SIGINT. SIGHUP reloads
 // the token and TLS files. On stop the listener closes and a run in flight is waited for (killing puppet
 // mid-run, or leaving it writing to a closed pipe, is worse); a second signal exits at once.
-import { configPath, loadConfigFile } from "../config/load.js";
-import { createLogger } from "../log.js";
-import { twitchSection } from "./config.js";
+import { ConfigError } from "../errors.js";
+import { configPath, deepFreeze, parseYaml, problem, readConfigText } from "../config/yaml-doc.js";
+import { checkTwitchConfig, type TwitchFileConfig } from "./config-check.js";
+import { createTwitchLogger } from "./log.js";
 import { startTwitch } from "./server.js";
 
+/** The twitch and log sections of the file, checked without zod (./config-check.ts); ConfigError lists every problem. */
+export function loadTwitchConfig(file: string): Readonly<TwitchFileConfig> {
+  const { raw, doc, lines } = parseYaml(readConfigText(file), file);
+  const r = checkTwitchConfig(raw);
+  if (r.ok) return deepFreeze(r.config);
+  const problems = r.problems.map((p) => problem(p.path, p.message, doc, lines, p.atKey === true));
+  problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+  throw new ConfigError(file, problems);
+}
+
 export async function runTwitch(opts: { config?: string }): Promise<void> {
-  const cfg = loadConfigFile(configPath(opts.config));
-  const twitch = cfg.twitch ?? twitchSection.parse({});
-  const log = createLogger(cfg.log).child({ part: "twitch" });
+  const cfg = loadTwitchConfig(configPath(opts.config));
+  const twitch = cfg.twitch;
+  const log = createTwitchLogger(cfg.log).child({ part: "twitch" });
   const t = await startTwitch(twitch, log);
   // The broker (NATS) is a second way in, loaded only when configured.
   const broker = twitch.broker

@@ -3,9 +3,9 @@
 // process has exited (puppet-twitch released its mutex before the agent took its lock: a race).
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { execa } from "execa";
-import type { Logger } from "../log.js";
+import type { Logger } from "./log.js";
 import { AgentDisabledError, AlreadyRunningError } from "./errors.js";
+import { exec } from "./exec.js";
 import { disabledMessage, fsLockProbe, runLockState, type LockProbe } from "./locks.js";
 import { agentArgv, describeOptions, type RunOptions } from "./params.js";
 import { parseLastRunSummary, type LastRun } from "./summary.js";
@@ -152,19 +152,12 @@ export class AgentRunner {
     this.#stopping.signal.throwIfAborted();
     const [file, args] = agentArgv(this.#o.command, this.#o.args, c.options);
     const started = this.#now();
-    const sub = execa(file, args, {
-      reject: false,
-      all: true,
-      stdin: "ignore",
-      timeout: this.#o.timeoutMs,
-      forceKillAfterDelay: 10_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const sub = exec(file, args, { timeoutMs: this.#o.timeoutMs, killAfterMs: 10_000 });
     c.pid = sub.pid;
     log.info({ run: c.id, caller: c.caller, pid: sub.pid, options: describeOptions(c.options) }, "puppet agent started");
-    const r = await sub;
+    const r = await sub.result;
     const durationMs = this.#now() - started;
-    const output = typeof r.all === "string" ? r.all : "";
+    const output = r.all;
     const tail = output.trim().split("\n").slice(-5).join(" | ");
     let status: RunStatus;
     let message: string;
@@ -182,7 +175,7 @@ export class AgentRunner {
       message = `puppet agent exited ${r.exitCode} (${EXIT_MEANING[r.exitCode] ?? "unexpected exit code"})${tail ? `: ${tail}` : ""}`;
     } else {
       status = "failed";
-      message = `puppet agent did not run: ${r.signal ? `killed by ${r.signal}` : r.shortMessage}`;
+      message = `puppet agent did not run: ${r.signal ? `killed by ${r.signal}` : r.spawnError ?? "no exit code"}`;
     }
     let summary: LastRun | undefined;
     try {

@@ -5,15 +5,16 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { execa } from "execa";
 import { FileAccessError, ListenError, errnoText } from "../errors.js";
-import type { Logger } from "../log.js";
+import type { Logger } from "./log.js";
 import { listenerNames } from "../request-origin.js";
 import { keyFileWarning, TokenFile } from "../token.js";
 import { createTwitchApp } from "./app.js";
 import type { AuthPolicy } from "./auth.js";
-import { isLoopbackHost, type TwitchConfig } from "./config.js";
+import type { TwitchConfig } from "./config.js";
+import { isLoopbackHost } from "./config-check.js";
 import { PuppetSettingsError } from "./errors.js";
+import { exec } from "./exec.js";
 import { configPrintArgv, parseConfigPrint } from "./params.js";
 import { RateLimiter } from "./ratelimit.js";
 import { AgentRunner, type PuppetPaths, type RunnerOptions } from "./runner.js";
@@ -25,12 +26,12 @@ export async function resolvePuppetPaths(cfg: TwitchConfig, log: Logger): Promis
     return { runLockFile: p.runLockFile, disabledLockFile: p.disabledLockFile, lastRunSummary: p.lastRunSummary };
   }
   const [file, args] = configPrintArgv(p.command, p.args);
-  const r = await execa(file, args, { reject: false, timeout: 120_000, stdin: "ignore" });
+  const r = await exec(file, args, { timeoutMs: 120_000 }).result;
   if (r.failed) {
-    const why = r.timedOut ? "timed out" : r.exitCode !== undefined ? `exit code ${r.exitCode}: ${String(r.stderr).trim().split("\n")[0] ?? ""}` : r.shortMessage;
+    const why = r.timedOut ? "timed out" : r.exitCode !== undefined ? `exit code ${r.exitCode}: ${r.stderr.trim().split("\n")[0] ?? ""}` : r.spawnError ?? `killed by ${r.signal}`;
     throw new PuppetSettingsError(`cannot ask puppet for its lock file paths (${[file, ...args].join(" ")}): ${why}`);
   }
-  const values = parseConfigPrint(String(r.stdout));
+  const values = parseConfigPrint(r.stdout);
   const pick = (given: string | undefined, setting: string): string => {
     const v = given ?? values.get(setting);
     if (!v || !v.startsWith("/")) throw new PuppetSettingsError(`puppet config print gave no path for ${setting}`);

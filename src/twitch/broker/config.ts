@@ -3,16 +3,11 @@
 import { z } from "zod";
 import { absPath, duration, positiveInt, size } from "../../config/fields.js";
 import { PREFIX } from "./subjects.js";
+import { isNatsUrl } from "../config-check.js";
 
 const natsUrl = () =>
-  z.string({ error: "must be a NATS URL like tls://nats.example.com:4222" }).refine((u) => {
-    try {
-      const url = new URL(u);
-      return ["tls:", "nats:"].includes(url.protocol) && url.hostname !== "" && !url.username && !url.password && url.pathname.replace(/\/$/, "") === "";
-    } catch {
-      return false;
-    }
-  }, { message: "must be a NATS URL like tls://nats.example.com:4222 (no credentials, no path)" });
+  z.string({ error: "must be a NATS URL like tls://nats.example.com:4222" })
+    .refine(isNatsUrl, { message: "must be a NATS URL like tls://nats.example.com:4222 (no credentials, no path)" });
 
 const tlsFiles = z.strictObject({ cert: absPath(), key: absPath(), ca: absPath(), crl: absPath().optional() });
 

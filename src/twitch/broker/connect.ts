@@ -2,7 +2,7 @@
 // certificates verified against the Puppet CA, reconnecting forever with jittered backoff. The
 // NATS client is imported here only, and only when a broker connection is made.
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "../../log.js";
+import type { Logger } from "../log.js";
 import { BrokerError } from "./errors.js";
 
 export interface BrokerEndpoint {

@@ -45,8 +45,15 @@ export interface Opened {
   signer: TrustedCert;
 }
 
-/** Parse and check a message; throws DroppedMessage. */
-export function open(data: Uint8Array, trust: PuppetTrust, maxBytes: number): Opened {
+/** A message whose shape was checked, before any cryptography. */
+export interface Envelope {
+  payload: Record<string, unknown>;
+  cert: string;
+  sig: string;
+}
+
+/** Size, JSON and shape of a message, no cryptography (cheap); throws DroppedMessage. */
+export function parseEnvelope(data: Uint8Array, maxBytes: number): Envelope {
   if (data.byteLength > maxBytes) throw new DroppedMessage("too-large", `message of ${data.byteLength} bytes (at most ${maxBytes})`);
   let env: unknown;
   try {
@@ -60,21 +67,31 @@ export function open(data: Uint8Array, trust: PuppetTrust, maxBytes: number): Op
   const payload = e.payload;
   if (!payload || typeof payload !== "object" || Array.isArray(payload)) throw new DroppedMessage("malformed", "no payload object");
   if (typeof e.cert !== "string" || typeof e.sig !== "string") throw new DroppedMessage("malformed", "unsigned (no cert or sig)");
-  const verdict = trust.verify(e.cert);
+  return { payload: payload as Record<string, unknown>, cert: e.cert, sig: e.sig };
+}
+
+/** Who signed a parsed message: the certificate (./trust.ts) and the signature; throws DroppedMessage. */
+export function verifyEnvelope(env: Envelope, trust: PuppetTrust): Opened {
+  const verdict = trust.verify(env.cert);
   if (!verdict.ok) throw new DroppedMessage("untrusted-cert", verdict.reason);
   let body: string;
   try {
-    body = canonicalJson(payload);
+    body = canonicalJson(env.payload);
   } catch {
     throw new DroppedMessage("malformed", "payload has no canonical form");
   }
   const key = verdict.signer.publicKey;
   let good: boolean;
   try {
-    good = verify(algorithmFor(key), Buffer.from(body), key, Buffer.from(e.sig, "base64"));
+    good = verify(algorithmFor(key), Buffer.from(body), key, Buffer.from(env.sig, "base64"));
   } catch {
     good = false;
   }
   if (!good) throw new DroppedMessage("bad-signature", `signature does not match the certificate of ${verdict.signer.certname}`);
-  return { payload: payload as Record<string, unknown>, signer: verdict.signer };
+  return { payload: env.payload, signer: verdict.signer };
+}
+
+/** Parse and check a message; throws DroppedMessage. */
+export function open(data: Uint8Array, trust: PuppetTrust, maxBytes: number): Opened {
+  return verifyEnvelope(parseEnvelope(data, maxBytes), trust);
 }

@@ -2,7 +2,7 @@
 // evaluate its filter on the cached facts, then NOOP, or START the agent through the same
 // AgentRunner the HTTP trigger uses (same locks, one run at a time, disabled agent refused) and
 // COMPLETE when it exits. Nothing is answered to a message that cannot be verified (only logged).
-import type { Logger } from "../../log.js";
+import type { Logger } from "../log.js";
 import { AgentDisabledError, AlreadyRunningError } from "../errors.js";
 import type { AgentRunner, RunResult } from "../runner.js";
 import { admit, type AdmissionPolicy, type SeenRequests } from "./admission.js";
@@ -26,6 +26,11 @@ export interface HandlerDeps {
   log: Logger;
   /** Called when a run started by a request has finished (facts refresh, status publish). */
   onRunDone?: (r: RunResult) => void;
+  /**
+   * How a message is opened (default ./envelope.ts open). A benchmark simulating many nodes in one
+   * process shares one verification of a request among the nodes it names.
+   */
+  open?: typeof open;
 }
 
 export function runReport(r: RunResult): RunReport {
@@ -52,7 +57,7 @@ export class RequestHandler {
     let req: FleetRequest;
     let signer: string;
     try {
-      const opened = open(data, d.trust(), d.maxMessageBytes);
+      const opened = (d.open ?? open)(data, d.trust(), d.maxMessageBytes);
       signer = opened.signer.certname;
       req = readRequest(opened.payload);
     } catch (err) {

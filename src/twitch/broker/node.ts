@@ -5,11 +5,11 @@
 // and publishes its status record.
 import { readFileSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { execa } from "execa";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { FileAccessError } from "../../errors.js";
-import type { Logger } from "../../log.js";
+import type { Logger } from "../log.js";
 import type { TwitchConfig } from "../config.js";
+import { exec } from "../exec.js";
 import type { AgentRunner } from "../runner.js";
 import { SeenRequests } from "./admission.js";
 import type { BrokerConfig } from "./config.js";
@@ -73,8 +73,8 @@ export async function startBrokerNode(
     facts = await readNodeFacts(sources);
     if (b.factsFile === undefined) {
       const [file, ...prefix] = puppet.command;
-      const r = await execa(file as string, [...prefix, "facts", "show", "--render-as", "json", ...puppet.args], { reject: false, timeout: 120_000, stdin: "ignore" });
-      if (r.exitCode === 0) facts = { ...facts, facts: parseFacts(String(r.stdout)) };
+      const r = await exec(file as string, [...prefix, "facts", "show", "--render-as", "json", ...puppet.args], { timeoutMs: 120_000 }).result;
+      if (r.exitCode === 0) facts = { ...facts, facts: parseFacts(r.stdout) };
       else log.warn({ exitCode: r.exitCode }, "puppet facts show failed; fact filters see no facts");
     }
   };

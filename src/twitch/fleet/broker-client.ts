@@ -1,15 +1,16 @@
 // The controller's side of the broker: one signed request per batch of nodes (one signature, one
-// publish per node subject, or one broadcast), and every reply verified: a trusted certificate, a
-// good signature, and the signer's certname equal to the certname the reply claims.
+// publish per node subject, or one broadcast), and replies verified (when: ./reply-gate.ts): a
+// trusted certificate, a good signature, and the signer's certname equal to the one it claims.
 import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../log.js";
-import { DroppedMessage, open, seal, type Identity } from "../broker/envelope.js";
+import { DroppedMessage, parseEnvelope, seal, verifyEnvelope, type Envelope, type Identity } from "../broker/envelope.js";
 import type { WireFilter } from "../broker/filter.js";
-import { BadMessageError, readReply, type FleetReply, type FleetRequest } from "../broker/messages.js";
+import { BadMessageError, readReply, type FleetRequest } from "../broker/messages.js";
 import type { Subjects } from "../broker/subjects.js";
 import type { PuppetTrust } from "../broker/trust.js";
 import type { RunOptions } from "../params.js";
+import type { ClaimedReply, ReplyVerdict } from "./reply-gate.js";
 
 export interface SentRequest {
   id: string;
@@ -25,12 +26,9 @@ export interface SentRequest {
  */
 export const MAX_NAMES_PER_REQUEST = 64;
 
-export type ReplyVerdict = { ok: true; reply: FleetReply } | { ok: false; reason: string };
-
-/** Verify one reply message (pure apart from the trust's clock). */
-export function checkReply(data: Uint8Array, trust: PuppetTrust, maxBytes: number): ReplyVerdict {
+function verifyReply(env: Envelope, trust: PuppetTrust): ReplyVerdict {
   try {
-    const { payload, signer } = open(data, trust, maxBytes);
+    const { payload, signer } = verifyEnvelope(env, trust);
     const reply = readReply(payload);
     if (signer.certname !== reply.certname) return { ok: false, reason: `reply claims ${reply.certname} but is signed by ${signer.certname}` };
     return { ok: true, reply };
@@ -38,6 +36,24 @@ export function checkReply(data: Uint8Array, trust: PuppetTrust, maxBytes: numbe
     if (err instanceof DroppedMessage || err instanceof BadMessageError) return { ok: false, reason: err.message };
     throw err;
   }
+}
+
+/** What a reply message claims, from its shape alone (no cryptography yet), or why it is not one. */
+export function claimReply(data: Uint8Array, trust: PuppetTrust, maxBytes: number): ClaimedReply | { reason: string } {
+  let env: Envelope;
+  try {
+    env = parseEnvelope(data, maxBytes);
+    return { reply: readReply(env.payload), verify: () => verifyReply(env, trust) };
+  } catch (err) {
+    if (err instanceof DroppedMessage || err instanceof BadMessageError) return { reason: err.message };
+    throw err;
+  }
+}
+
+/** Verify one reply message at once (pure apart from the trust's clock). */
+export function checkReply(data: Uint8Array, trust: PuppetTrust, maxBytes: number): ReplyVerdict {
+  const c = claimReply(data, trust, maxBytes);
+  return "verify" in c ? c.verify() : { ok: false, reason: c.reason };
 }
 
 export class BrokerClient {
@@ -95,16 +111,17 @@ export class BrokerClient {
   }
 }
 
+/** Every message on the reply subjects, as claimed (the caller decides what to verify and when). */
 export function subscribeReplies(
   nc: NatsConnection, subjects: Subjects, trust: PuppetTrust, maxBytes: number, log: Logger,
-  onReply: (r: FleetReply) => void,
+  onReply: (c: ClaimedReply) => void,
 ): void {
   nc.subscribe(subjects.allReplies, {
     callback: (err, msg) => {
       if (err) return log.warn({ err }, "reply subscription error");
-      const v = checkReply(msg.data, trust, maxBytes);
-      if (!v.ok) return log.warn({ subject: msg.subject, reason: v.reason }, "reply rejected");
-      onReply(v.reply);
+      const c = claimReply(msg.data, trust, maxBytes);
+      if (!("verify" in c)) return log.warn({ subject: msg.subject, reason: c.reason }, "reply rejected");
+      onReply(c);
     },
   });
 }

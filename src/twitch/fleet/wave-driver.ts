@@ -1,5 +1,6 @@
 // The I/O around a wave of `fleet run` (the decisions are ./waves.ts): send a signed request for
-// each batch the wave releases, feed it every verified reply, time out silent nodes, ask open
+// each batch the wave releases, feed it every verified reply (what is verified when:
+// ./reply-gate.ts), time out silent nodes, ask open
 // nodes again when they stay silent for reaskMs or the broker connection comes back (a node
 // repeats its answer and never runs a request twice), and draw the progress line.
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -9,8 +10,10 @@ import type { WireFilter } from "../broker/filter.js";
 import type { Subjects } from "../broker/subjects.js";
 import type { PuppetTrust } from "../broker/trust.js";
 import type { RunOptions } from "../params.js";
+import type { FleetReply } from "../broker/messages.js";
 import { BrokerClient, subscribeReplies } from "./broker-client.js";
 import { progressLine } from "./broker-report.js";
+import { ReplyGate } from "./reply-gate.js";
 import { Wave, type NodeRow, type WaveOptions } from "./waves.js";
 
 export interface WaveRun {
@@ -39,11 +42,19 @@ export async function driveWave(r: WaveRun): Promise<NodeRow[]> {
   let wake: (() => void) | undefined;
   // When each open node was last asked or last heard from.
   const contact = new Map<string, number>();
-  subscribeReplies(r.nc, r.subjects, r.trust, 1024 * 1024, r.log, (reply) => {
-    if (!client.isOurs(reply.id) || !client.targeted(reply.id, reply.certname)) return;
+  const gate = new ReplyGate((certname, reason) => r.log.warn({ certname, reason }, "reply rejected"));
+  const apply = (reply: FleetReply, at: number) => {
     contact.set(reply.certname, now());
-    w.reply(reply, now());
+    w.reply(reply, at);
     wake?.();
+  };
+  subscribeReplies(r.nc, r.subjects, r.trust, 1024 * 1024, r.log, (claim) => {
+    const { id, certname } = claim.reply;
+    // Not an answer to our requests from one of their targets: ignored, verified or not.
+    if (!client.isOurs(id) || !client.targeted(id, certname)) return;
+    const t = now();
+    const reply = gate.offer(claim, t, w.stateOf(certname) === "asked");
+    if (reply) apply(reply, t);
   });
   await r.nc.flush();
   void (async () => {
@@ -62,6 +73,14 @@ export async function driveWave(r: WaveRun): Promise<NodeRow[]> {
     const t = now();
     if (t - lastTick >= 50) {
       lastTick = t;
+      // A held START matters only now: it decides whether the node is silent or running.
+      for (const c of gate.held) {
+        if (w.stateOf(c) !== "asked") gate.forget(c);
+        else if (w.startOverdue(c, t)) {
+          const s = gate.confirm(c);
+          if (s) apply(s.reply, s.at);
+        }
+      }
       w.tick(t);
     }
     const batch = w.take(t);

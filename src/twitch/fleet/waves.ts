@@ -149,6 +149,16 @@ export class Wave {
     }
   }
 
+  stateOf(certname: string): NodeState | undefined {
+    return this.#rows.get(certname)?.state;
+  }
+
+  /** Asked longer ago than the start timeout and still without an answer. */
+  startOverdue(certname: string, now: number): boolean {
+    const row = this.#rows.get(certname);
+    return row?.state === "asked" && now - (row.askedAt as number) > this.#o.startTimeoutMs;
+  }
+
   isTerminal(certname: string): boolean {
     return TERMINAL.has(this.#rows.get(certname)?.state ?? "pending");
   }

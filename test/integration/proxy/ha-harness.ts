@@ -40,6 +40,8 @@ export interface HaOptions {
   responseTimeout?: string;
   /** Where the runtime logs (default: nowhere). */
   log?: Logger;
+  /** A `fleet` section (fleet.broker: the fleet's counts on the status page). */
+  fleet?: Record<string, unknown>;
 }
 
 export interface Ha {
@@ -100,6 +102,7 @@ export async function startHa(t: TestContext, o: HaOptions = {}): Promise<Ha> {
         rsync: { command: rsync, timeout: "20s" },
       },
     }),
+    ...(o.fleet ? { fleet: o.fleet } : {}),
     log: { level: "silent" },
   };
   const config = configSchema.parse(raw);

@@ -28,7 +28,7 @@ test("registering the subcommands loads no part's implementation, then the twitc
   const registered = summarise(await trace.urls());
   assert.ok(registered.src.includes("main"), "the trace sees src/ modules");
   // token: the small token module (node:crypto and node:fs only), which the demo reads its tokens with.
-  const commandModules = /^(main|cli-run|errors|token|version|(config|proxy|sync|twitch|twitch\/fleet|admin-cli)\/command|health\/(check-command|plugin-output))$/;
+  const commandModules = /^(main|cli-run|cli-errors|errors|token|version|(config|proxy|sync|twitch|twitch\/fleet|admin-cli)\/command|health\/(check-command|plugin-output))$/;
   const ours = registered.src.filter((f) => !f.startsWith("demo/"));
   assert.deepEqual(ours.filter((f) => !commandModules.test(f)), [], "only command definitions are loaded to build the CLI");
   for (const p of ["express", "zod", "pino", ...PROXY_ONLY_PACKAGES]) assert.ok(!registered.packages.has(p), `${p} is not loaded to build the CLI`);

@@ -1,0 +1,81 @@
+// The YAML side of loading a config file, without any schema: which file, parse with line numbers, find the
+// line of a key path for a problem, freeze the result. Used by ./load.ts (zod, every section) and
+// by twitch's own loader (src/twitch/config-load.ts), which must not load zod.
+import { readFileSync } from "node:fs";
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import { ConfigError, FileAccessError, type ConfigProblem } from "../errors.js";
+
+export const DEFAULT_CONFIG_FILE = "/etc/puppet-ha/puppet-ha.yaml";
+
+/** The config file to use: `-c FILE`, else $PUPPET_HA_CONFIG, else the default path. */
+export function configPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env.PUPPET_HA_CONFIG ?? DEFAULT_CONFIG_FILE;
+}
+
+export function readConfigText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new FileAccessError(file, "config file", { cause });
+  }
+}
+
+/** The file's mapping of sections; throws ConfigError for YAML errors or a non-mapping. */
+export function parseYaml(text: string, file: string): { raw: Record<string, unknown>; doc: Document; lines: LineCounter } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => ({
+      path: "",
+      message: e.message.split("\n")[0] ?? e.message,
+      line: lines.linePos(e.pos[0]).line,
+    })));
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(file, [{ path: "", message: "the config must be a YAML mapping of sections" }]);
+  }
+  return { raw: raw as Record<string, unknown>, doc, lines };
+}
+
+export function problem(path: (string | number)[], message: string, doc: Document, lines: LineCounter, atKey: boolean): ConfigProblem {
+  const node = findNode(doc, path, atKey);
+  const line = node?.range ? lines.linePos(node.range[0]).line : undefined;
+  return { path: formatPath(path), message, ...(line !== undefined ? { line } : {}) };
+}
+
+/** The YAML node at a key path (the key itself when atKey), or the nearest existing parent. */
+function findNode(doc: Document, path: (string | number)[], atKey: boolean): YamlNode | undefined {
+  let node: unknown = doc.contents;
+  let found: YamlNode | undefined = doc.contents ?? undefined;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === seg);
+      if (!pair) return found;
+      if (last && atKey) return pair.key as YamlNode;
+      node = pair.value;
+      found = (pair.value as YamlNode | null) ?? (pair.key as YamlNode);
+    } else if (isSeq(node) && typeof seg === "number") {
+      node = node.items[seg];
+      if (!node) return found;
+      found = node as YamlNode;
+    } else {
+      return found;
+    }
+  }
+  return found;
+}
+
+export function formatPath(path: readonly (string | number)[]): string {
+  return path.reduce<string>((s, p) => (typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${p}` : p), "");
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,85 @@
+// The fleet's counts on the proxy's status page: with a `fleet.broker` section the proxy reads the
+// broker's status bucket every minute (each record verified, as `fleet status` does: signed by the
+// certname of its key) and keeps how many nodes report, how their last runs went and how many
+// fell silent. A broker that is down only shows as an error on the page; the proxy never waits for it.
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../log.js";
+import type { FleetConfig } from "../broker/config.js";
+import type { StatusRecord } from "../broker/status.js";
+import type { FleetReport as FleetCounts } from "../../health/report.js";
+
+export type { FleetCounts };
+
+
+/** Pure: the counts of verified records at `now`. */
+export function fleetCounts(records: readonly StatusRecord[], rejected: number, silentAfterMs: number, now: number): Omit<FleetCounts, "readAt" | "error"> {
+  const c = { reporting: records.length, ok: 0, changed: 0, failed: 0, silent: 0, rejected, silentAfterMs };
+  for (const r of records) {
+    const last = r.lastRun;
+    const seen = Math.max(r.published, last?.time ? Date.parse(last.time) : 0);
+    if (now - seen > silentAfterMs) c.silent++;
+    else if (last && last.failed > 0) c.failed++;
+    else if (last && last.changed > 0) c.changed++;
+    else c.ok++;
+  }
+  return c;
+}
+
+export const FLEET_COUNTS_EVERY_MS = 60_000;
+
+export class FleetCountsWatcher {
+  readonly #cfg: FleetConfig & { broker: NonNullable<FleetConfig["broker"]> };
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #nc: NatsConnection | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #counts: FleetCounts;
+  #stopped = false;
+
+  constructor(cfg: FleetConfig & { broker: NonNullable<FleetConfig["broker"]> }, log: Logger, now: () => number = Date.now) {
+    this.#cfg = cfg;
+    this.#log = log;
+    this.#now = now;
+    this.#counts = { reporting: 0, ok: 0, changed: 0, failed: 0, silent: 0, rejected: 0, silentAfterMs: cfg.silentAfter, readAt: undefined, error: undefined };
+  }
+
+  /** Read now, then every `everyMs` (the timer does not keep the process alive). */
+  start(everyMs = FLEET_COUNTS_EVERY_MS): this {
+    const tick = () => {
+      void this.refresh().finally(() => {
+        if (!this.#stopped) this.#timer = setTimeout(tick, everyMs).unref();
+      });
+    };
+    tick();
+    return this;
+  }
+
+  get counts(): FleetCounts {
+    return this.#counts;
+  }
+
+  /** One read of the whole bucket; never throws (the error is kept in the counts). */
+  async refresh(): Promise<FleetCounts> {
+    const b = this.#cfg.broker;
+    try {
+      const [{ connectBroker }, { bindBucket, readAllStatus }, { PuppetTrust }] = await Promise.all([
+        import("../broker/connect.js"), import("../broker/status.js"), import("../broker/trust.js"),
+      ]);
+      this.#nc ??= await connectBroker({ urls: b.urls, cert: b.tls.cert, key: b.tls.key, ca: b.tls.ca, name: "proxy-status-page", connectTimeoutMs: 5000 }, this.#log);
+      const kv = await bindBucket(this.#nc, this.#cfg.statusBucket, false);
+      // The trust is read again each time: the CRL changes.
+      const { records, rejected } = await readAllStatus(kv, PuppetTrust.fromFiles(b.tls.ca, b.tls.crl), 1024 * 1024);
+      this.#counts = { ...fleetCounts(records, rejected.length, this.#cfg.silentAfter, this.#now()), readAt: new Date(this.#now()).toISOString(), error: undefined };
+    } catch (err) {
+      this.#log.warn({ err }, "cannot read the fleet status bucket for the status page");
+      this.#counts = { ...this.#counts, error: (err as Error).message };
+    }
+    return this.#counts;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#nc?.close().catch(() => undefined);
+  }
+}

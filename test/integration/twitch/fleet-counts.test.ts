@@ -1,0 +1,103 @@
+// The fleet's counts on the proxy's status page (src/twitch/fleet/fleet-counts.ts): read from a real
+// nats-server's status bucket, every record verified (one signed by another node is rejected),
+// nodes counted by their last run and flagged silent past fleet.silentAfter; a broker that is down
+// becomes an error on the page, never a failure of the proxy.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connectBroker } from "../../../src/twitch/broker/connect.js";
+import { seal } from "../../../src/twitch/broker/envelope.js";
+import { bindBucket, statusRecord } from "../../../src/twitch/broker/status.js";
+import type { LastRun } from "../../../src/twitch/summary.js";
+import { FleetCountsWatcher } from "../../../src/twitch/fleet/fleet-counts.js";
+import { renderStatusFragment } from "../../../src/health/status-page.js";
+import { report } from "../../helpers/health.js";
+import { admin, startHa } from "../proxy/ha-harness.js";
+import { memoryLog, startFleet } from "./broker-harness.js";
+import { identityOf } from "./broker-client.js";
+
+const NOW = Date.parse("2026-12-06T12:00:00Z");
+const HOUR = 3_600_000;
+
+function lastRun(changed: number, failed: number, at: number): LastRun {
+  return {
+    time: new Date(at).toISOString(), durationSeconds: 12, outcome: failed > 0 ? "failed" as const : changed > 0 ? "changed" as const : "unchanged" as const,
+    exitCode: (failed > 0 ? 4 : changed > 0 ? 2 : 0), resources: { changed, failed, outOfSync: changed, skipped: 0, total: 20 },
+    changes: changed, events: { failure: failed, success: changed, total: changed + failed }, configVersion: "1", puppetVersion: "7.23.0",
+  };
+}
+
+test("the status page shows the fleet's counts from the bucket; a forged record is rejected, not counted", async (t) => {
+  const fleet = await startFleet(t);
+  const { log } = memoryLog();
+  const nc = await connectBroker({ urls: [fleet.url], cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, name: "t" }, log);
+  t.after(() => nc.close());
+  const kv = await bindBucket(nc, "puppet_ha_fleet", true);
+  const put = async (certname: string, last: LastRun, published: number, signer = certname) =>
+    kv.put(certname, seal(statusRecord(certname, last, {}, published) as unknown as Record<string, unknown>, identityOf(fleet.files(signer))));
+  await put("web1.example", lastRun(0, 0, NOW - 60_000), NOW - 60_000);
+  await put("web2.example", lastRun(3, 0, NOW - 60_000), NOW - 60_000);
+  await put("db1.example", lastRun(1, 2, NOW - 60_000), NOW - 60_000);
+  await put("old1.example", lastRun(0, 0, NOW - 5 * HOUR), NOW - 5 * HOUR);
+  await put("fake1.example", lastRun(0, 0, NOW), NOW, "web1.example");
+
+  const cfg = {
+    subjectPrefix: "puppet-ha.fleet", statusBucket: "puppet_ha_fleet", silentAfter: 2 * HOUR, concurrency: 100, canary: 1,
+    broker: { urls: [fleet.url], tls: { cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, crl: fleet.crlFile } },
+  };
+  const watcher = new FleetCountsWatcher(cfg, log, () => NOW);
+  t.after(() => watcher.stop());
+  const c = await watcher.refresh();
+  assert.deepEqual(c, { reporting: 4, ok: 1, changed: 1, failed: 1, silent: 1, rejected: 1, silentAfterMs: 2 * HOUR, readAt: new Date(NOW).toISOString(), error: undefined });
+
+  const html = renderStatusFragment({ ...report({}), fleet: c });
+  const row = /<table id="fleet">[\s\S]*?<tbody>\s*<tr>([\s\S]*?)<\/tr>/.exec(html)?.[1] ?? "";
+  assert.deepEqual([...row.matchAll(/<td[^>]*>(\d+)<\/td>/g)].map((m) => Number(m[1])), [4, 1, 1, 1, 1, 1]);
+  assert.match(html, /Silent \(over 2h\)/);
+  assert.doesNotMatch(renderStatusFragment(report({})), /id="fleet"/, "no fleet section without fleet.broker");
+});
+
+test("a broker that is down is an error in the counts (the last counts kept), and the next read recovers", async (t) => {
+  const fleet = await startFleet(t);
+  const { log } = memoryLog();
+  const cfg = {
+    subjectPrefix: "puppet-ha.fleet", statusBucket: "puppet_ha_fleet", silentAfter: 2 * HOUR, concurrency: 100, canary: 1,
+    broker: { urls: [fleet.url], tls: { cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile } },
+  };
+  const nc = await connectBroker({ urls: [fleet.url], cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, name: "t" }, log);
+  const kv = await bindBucket(nc, "puppet_ha_fleet", true);
+  await kv.put("web1.example", seal(statusRecord("web1.example", lastRun(0, 0, NOW), {}, NOW) as unknown as Record<string, unknown>, identityOf(fleet.files("web1.example"))));
+  await nc.close();
+  await fleet.nats.stop();
+  const watcher = new FleetCountsWatcher(cfg, log, () => NOW);
+  t.after(() => watcher.stop());
+  const down = await watcher.refresh();
+  assert.equal(down.reporting, 0);
+  assert.ok(down.error, "the failure is kept for the page");
+  assert.match(renderStatusFragment({ ...report({}), fleet: down }), /Cannot read the status bucket/);
+  await fleet.nats.start();
+  const up = await watcher.refresh();
+  assert.deepEqual([up.reporting, up.ok, up.error], [1, 1, undefined]);
+});
+
+test("a proxy with fleet.broker shows the counts on /health and its status page", async (t) => {
+  const fleet = await startFleet(t);
+  const { log } = memoryLog();
+  const nc = await connectBroker({ urls: [fleet.url], cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, name: "t" }, log);
+  t.after(() => nc.close());
+  const kv = await bindBucket(nc, "puppet_ha_fleet", true);
+  const now = Date.now();
+  await kv.put("web1.example", seal(statusRecord("web1.example", lastRun(2, 0, now), {}, now) as unknown as Record<string, unknown>, identityOf(fleet.files("web1.example"))));
+  const ha = await startHa(t, {
+    sync: false,
+    fleet: { broker: { urls: [fleet.url], tls: { cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, crl: fleet.crlFile } } },
+  });
+  // The first read starts with the proxy and does not hold it up: wait for it.
+  let health = await admin(ha, "GET", "/health");
+  for (let i = 0; i < 200 && (health.json.fleet as { readAt?: string } | undefined)?.readAt === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    health = await admin(ha, "GET", "/health");
+  }
+  assert.deepEqual(health.json.fleet, { reporting: 1, ok: 0, changed: 1, failed: 0, silent: 0, rejected: 0, silentAfterMs: 2 * HOUR, readAt: (health.json.fleet as { readAt: string }).readAt });
+  const page = await admin(ha, "GET", "/?fragment=1");
+  assert.match(page.text, /<table id="fleet">/);
+});
