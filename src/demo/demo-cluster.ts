@@ -12,8 +12,6 @@ import { runPuppetAgent, agentDirs, type AgentRunResult } from "./cluster/agent.
 import { Cluster, FRONT_END_HOST } from "./cluster/cluster.js";
 import { EtcdMembers } from "./cluster/etcd.js";
 import { ProxySet } from "./cluster/proxy-set.js";
-import { etcdToFile, fileToEtcd } from "./cluster/state-carry.js";
-import { stateKey } from "../proxy/control/etcd-store.js";
 import { packageRoot, selfCliArgv } from "./cluster/frontend.js";
 import { LOOPBACK, pollUntil, request } from "./cluster/net.js";
 import type { PuppetSystem } from "./cluster/system.js";
@@ -21,6 +19,12 @@ import type { DemoClusterPorts, DemoPorts } from "./preflight.js";
 import { DEMO_CONTROLLER, startDemoBroker, type DemoBroker } from "./broker.js";
 
 export const DEMO_NODE = "demo-node";
+
+/** The CA-state carry between the one-proxy file and etcd, loaded only with --proxies 2 (keeps the CLI's start light). */
+async function loadStateCarry() {
+  const [carry, store] = await Promise.all([import("./cluster/state-carry.js"), import("../proxy/control/etcd-store.js")]);
+  return { fileToEtcd: carry.fileToEtcd, etcdToFile: carry.etcdToFile, stateKey: store.stateKey };
+}
 /** The two proxies' lease timing: a handover within ttl + loopWait (about 6 s). */
 export const CLUSTER_TIMING = { ttl: "5s", loopWait: "1s", retryTimeout: "2s" };
 
@@ -95,6 +99,7 @@ export class Demo {
     }
     await this.cluster.start();
     if (this.etcd && cp) {
+      const { fileToEtcd, stateKey } = await loadStateCarry();
       const copied = await fileToEtcd(this.singleProxyState, this.etcd.endpoints[0] as string, stateKey(`/puppet-ha/${CLUSTER_NAME}`));
       if (copied) this.opts.say?.(`CA state of the one-proxy demo (${copied.active} active, epoch ${copied.epoch}) written to etcd`);
       this.proxies = new ProxySet({
@@ -211,6 +216,7 @@ export class Demo {
       await this.cluster.stop();
       const endpoint = this.etcd?.endpoints[0];
       if (endpoint && this.proxies) {
+        const { etcdToFile, stateKey } = await loadStateCarry();
         const copied = await etcdToFile(endpoint, stateKey(`/puppet-ha/${CLUSTER_NAME}`), this.singleProxyState).catch(() => undefined);
         if (copied) this.opts.say?.(`CA state of the cluster (${copied.active} active, epoch ${copied.epoch}) kept for the one-proxy demo`);
       }
