@@ -14,13 +14,13 @@ import type { Logger } from "../log.js";
 import { createSyncService, type PassReport, type SyncService, type SyncServiceOptions } from "../sync/service.js";
 import { healthReports } from "../sync/status.js";
 import { parseLocation } from "../sync/rsync.js";
-import { realScheduler } from "./arbiter.js";
+import { realScheduler } from "./scheduler.js";
 import { closeAdmin, healthReport, listenAdmin, proxyActions, type AdminSource } from "./admin.js";
 import type { ProxyCluster } from "./control/cluster.js";
-import { FailbackDriver, type FailbackDriverOptions } from "./failback-driver.js";
-import { promotionHook } from "./promotion.js";
+import { FailbackDriver, type FailbackDriverOptions } from "./control/failback-driver.js";
+import { promotionHook } from "./control/promotion.js";
 import { ProxyServer, type ProxyServerOptions } from "./server.js";
-import { httpSyncPeer, localSyncPeer, type SyncPeer } from "./sync-peer.js";
+import { httpSyncPeer, localSyncPeer, type SyncPeer } from "./control/sync-peer.js";
 import { VERSION } from "../version.js";
 import { keyFileWarning } from "../token.js";
 

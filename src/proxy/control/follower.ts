@@ -1,7 +1,7 @@
 // What every proxy of a cluster does with the CA state it has read: route CA requests from local
 // memory (no etcd round trip per request), gate CA writes on the view deadline and on a failback's
 // write hold, count its CA writes in flight and say when it acknowledges a hold.
-import { realScheduler, type Scheduler } from "../arbiter.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
 import type { CaState, StoredState, TransitionCause } from "./store.js";
 
 /** A change of active CA as this proxy applied it; what events, metrics, CRL refresh subscribe to. */

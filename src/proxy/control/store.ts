@@ -3,7 +3,7 @@
 // (one proxy, the embedded default; below) and the etcd store (several proxies; etcd-store.ts).
 import { readFileSync } from "node:fs";
 import { FencedError, StaleStateError, StateError } from "../../errors.js";
-import { writeFileAtomic } from "../state-store.js";
+import { writeFileAtomic } from "../../atomic-file.js";
 
 /** A guarded failback's write hold: every member must stop CA writes and acknowledge `id`. */
 export interface CaHold {

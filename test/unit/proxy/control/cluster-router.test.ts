@@ -4,10 +4,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NoHealthyBackendError } from "../../../../src/errors.js";
-import { Arbiter } from "../../../../src/proxy/arbiter.js";
+import { Arbiter } from "../../../../src/proxy/control/arbiter.js";
 import { ClusterCaRouter } from "../../../../src/proxy/control/cluster-router.js";
 import { Follower } from "../../../../src/proxy/control/follower.js";
-import { MemoryArbiterStore } from "../../../../src/proxy/state-store.js";
+import { MemoryArbiterStore } from "../../../../src/proxy/control/state-store.js";
 import { FakeClock, flush } from "../fake-clock.js";
 
 function setup() {

@@ -4,16 +4,16 @@
 // peer and an in-memory arbiter: writes held only during the final step, aborts keep the active.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Arbiter } from "../../../src/proxy/arbiter.js";
-import { MemoryArbiterStore } from "../../../src/proxy/state-store.js";
-import { autoFailback, failbackRefusal, failbackView, switchRefusal, type AutoInputs, type StartInputs } from "../../../src/proxy/failback.js";
-import { FailbackDriver, FAILBACK_REASON } from "../../../src/proxy/failback-driver.js";
-import type { PullResult, SyncPeer } from "../../../src/proxy/sync-peer.js";
-import { EventLog } from "../../../src/health/events.js";
-import { AdminConflictError, AdminUnavailableError } from "../../../src/health/admin-errors.js";
-import { DivergenceError } from "../../../src/sync/errors.js";
-import { silentLogger } from "../../../src/log.js";
-import { FakeClock, flush } from "./fake-clock.js";
+import { Arbiter } from "../../../../src/proxy/control/arbiter.js";
+import { MemoryArbiterStore } from "../../../../src/proxy/control/state-store.js";
+import { autoFailback, failbackRefusal, failbackView, switchRefusal, type AutoInputs, type StartInputs } from "../../../../src/proxy/control/failback.js";
+import { FailbackDriver, FAILBACK_REASON } from "../../../../src/proxy/control/failback-driver.js";
+import type { PullResult, SyncPeer } from "../../../../src/proxy/control/sync-peer.js";
+import { EventLog } from "../../../../src/health/events.js";
+import { AdminConflictError, AdminUnavailableError } from "../../../../src/health/admin-errors.js";
+import { DivergenceError } from "../../../../src/sync/errors.js";
+import { silentLogger } from "../../../../src/log.js";
+import { FakeClock, flush } from "../fake-clock.js";
 
 describe("failbackRefusal", () => {
   const base: StartInputs = { active: "ca2", primary: "ca1", primaryUp: true, primaryState: "up", busy: false, hasPeer: true };

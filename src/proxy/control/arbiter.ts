@@ -1,24 +1,12 @@
 // The CA arbiter: which CA worker is active and at what epoch, failover to the first usable
 // standby, and the write hold (`hold writes -> async step -> switch -> release`) that failover,
 // admin switches and the later guarded failback are all built on.
-import { NoHealthyBackendError, StateError, WritesInFlightError } from "../errors.js";
-import type { Logger } from "../log.js";
-import type { TransitionCause } from "./control/store.js";
+import { NoHealthyBackendError, StateError, WritesInFlightError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import type { TransitionCause } from "./store.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
+import type { CaRouter } from "./ca-router.js";
 import type { ArbiterState, ArbiterStore } from "./state-store.js";
-
-export interface Scheduler {
-  now(): number;
-  /** Run fn after ms; returns a cancel function. */
-  setTimeout(fn: () => void, ms: number): () => void;
-}
-
-export const realScheduler: Scheduler = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
 
 export interface PromotionEvent {
   from: string;
@@ -26,17 +14,6 @@ export interface PromotionEvent {
   epoch: number;
   reason: string;
   cause: TransitionCause;
-}
-
-/**
- * What the data plane asks about CA requests, and nothing else: where this CA request goes (a
- * worker name now, or later, or a typed error for the edge) and when a CA write starts and ends.
- * Two implementations: the Arbiter (one proxy) and ClusterCaRouter (control/cluster-router.ts).
- */
-export interface CaRouter {
-  acquire(write: boolean): string | Promise<string>;
-  writeStarted(): void;
-  writeEnded(): void;
 }
 
 /** Runs after the new {epoch, active} is saved and before held writes are released. */

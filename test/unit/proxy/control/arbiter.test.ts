@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Arbiter } from "../../../src/proxy/arbiter.js";
-import { FileArbiterStore, MemoryArbiterStore } from "../../../src/proxy/state-store.js";
-import { FencedError, NoHealthyBackendError, StateError, WritesInFlightError } from "../../../src/errors.js";
-import { FakeClock, flush } from "./fake-clock.js";
+import { Arbiter } from "../../../../src/proxy/control/arbiter.js";
+import { FileArbiterStore, MemoryArbiterStore } from "../../../../src/proxy/control/state-store.js";
+import { FencedError, NoHealthyBackendError, StateError, WritesInFlightError } from "../../../../src/errors.js";
+import { FakeClock, flush } from "../fake-clock.js";
 
 function setup(opts: { workers?: string[]; up?: string[]; store?: MemoryArbiterStore } = {}) {
   const workers = opts.workers ?? ["ca1", "ca2", "ca3"];

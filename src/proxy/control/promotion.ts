@@ -2,8 +2,8 @@
 // held writes are released: record its sync lag (the worst-case loss window) and advance its serial
 // by proxy.ca.serialGap at the new epoch through its sync agent. Neither may stop the promotion: an
 // unreachable agent leaves a warning in /health and an event.
-import { EventKind, type EventLog } from "../health/events.js";
-import type { Logger } from "../log.js";
+import { EventKind, type EventLog } from "../../health/events.js";
+import type { Logger } from "../../log.js";
 import type { PromotionEvent } from "./arbiter.js";
 import type { SyncPeer } from "./sync-peer.js";
 

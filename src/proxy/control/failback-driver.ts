@@ -1,12 +1,13 @@
 // Guarded failback, the driver: pull the active cadir onto the primary until it is in sync at the
 // current epoch (reads and writes flow), then hold CA writes only for the final pull, its check
 // and the switch. Any failure aborts: the current active stays and gets the held writes.
-import { PuppetHaError } from "../errors.js";
-import { AdminConflictError, AdminUnavailableError } from "../health/admin-errors.js";
-import { EventKind, type EventLog } from "../health/events.js";
-import type { Logger } from "../log.js";
-import { DivergenceError, FencingError } from "../sync/errors.js";
-import type { Arbiter, Scheduler } from "./arbiter.js";
+import { PuppetHaError } from "../../errors.js";
+import { AdminConflictError, AdminUnavailableError } from "../../health/admin-errors.js";
+import { EventKind, type EventLog } from "../../health/events.js";
+import type { Logger } from "../../log.js";
+import { DivergenceError, FencingError } from "../../sync/errors.js";
+import type { Arbiter } from "./arbiter.js";
+import type { Scheduler } from "../scheduler.js";
 import { autoFailback, failbackRefusal, failbackView, switchRefusal, type FailbackPolicy, type FailbackState } from "./failback.js";
 import type { PullResult, SyncPeer } from "./sync-peer.js";
 

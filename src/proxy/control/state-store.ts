@@ -1,8 +1,8 @@
 // Persistence for the arbiter's {epoch, active}: atomic replace (temp file, fsync, rename, fsync
 // of the directory) and fencing (a lower epoch never overwrites a higher one).
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
-import { FencedError, StateError } from "../errors.js";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../../atomic-file.js";
+import { FencedError, StateError } from "../../errors.js";
 
 export interface ArbiterState {
   epoch: number;
@@ -13,26 +13,6 @@ export interface ArbiterStore {
   load(): ArbiterState | undefined;
   /** Persist; throws FencedError when the stored epoch is higher. */
   save(state: ArbiterState): void;
-}
-
-/** Write a file so that readers see the old or the new content, never a mix, even after a crash. */
-export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w", mode);
-  try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dirname(path), "r");
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
 }
 
 export function parseArbiterState(text: string, path: string): ArbiterState {
