@@ -24,7 +24,7 @@ import { admitted, identify, identityOf, refuse } from "./identity.js";
 import { BackendPool, usable, type BackendInfo } from "./pool.js";
 import { classify } from "./route.js";
 import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapshot.js";
-import { FileArbiterStore, MemoryArbiterStore } from "./control/state-store.js";
+import { openFileState } from "./control/store.js";
 import { replyError } from "./respond.js";
 import { TlsMaterial } from "./tls.js";
 import { keyFileWarning, redactTarget } from "../token.js";
@@ -96,12 +96,12 @@ export class ProxyServer implements ProxySnapshotSource {
       config: o.cluster.config, workers, adminUrl: o.cluster.adminUrl, scheduler: sched, log: this.log, applyDrained: (names) => this.applyDrained(names),
     }));
     this.arbiter = new Arbiter({
-      // In a cluster the state lives in etcd: epoch 0 here until the first read is adopted.
-      workers, store: cluster ? new MemoryArbiterStore({ epoch: 0, active: workers[0] as string }) : new FileArbiterStore(statePath),
+      // One proxy: the state file. A cluster: etcd, through the controller's commit.
+      workers, ...(cluster ? cluster.arbiterState() : openFileState(statePath, workers[0] as string)),
       isUsable: (n) => { const b = this.ca.get(n); return b !== undefined && usable(b); },
       isPromotable: (n) => { const b = this.ca.get(n); return b?.state === "up" && !b.drained; },
       holdMs: c.ca.holdWrites, scheduler: sched, log: this.log,
-      ...(cluster ? { decides: () => cluster.decides(), commit: (next, from, cause) => cluster.commit(next, from, cause) } : {}),
+      ...(cluster ? { decides: () => cluster.decides() } : {}),
     }, statePath);
     cluster?.attach(this.arbiter);
     this.router = cluster

@@ -3,10 +3,15 @@
 // admin switches and the later guarded failback are all built on.
 import { NoHealthyBackendError, StateError, WritesInFlightError } from "../../errors.js";
 import type { Logger } from "../../log.js";
-import type { TransitionCause } from "./store.js";
 import { realScheduler, type Scheduler } from "../scheduler.js";
 import type { CaRouter } from "./ca-router.js";
-import type { ArbiterState, ArbiterStore } from "./state-store.js";
+import type { CaState, TransitionCause } from "./store.js";
+
+/** The arbiter's view of the CA state: which worker is active at which epoch. */
+export interface ArbiterState {
+  epoch: number;
+  active: string;
+}
 
 export interface PromotionEvent {
   from: string;
@@ -22,7 +27,15 @@ export type PromotionHook = (event: PromotionEvent) => Promise<void> | void;
 export interface ArbiterOptions {
   /** CA worker names in priority order (the first is the primary). */
   workers: readonly string[];
-  store: ArbiterStore;
+  /** The state read from the store at start (control/store.ts; in a cluster: epoch 0 until the first read). */
+  initial: ArbiterState;
+  /**
+   * Persist a change of active CA before anything is sent to the new active: the store's
+   * compare-and-set (storeCommit for the file store; ProxyCluster.commit for the etcd store, which
+   * also checks that this proxy is still the controller). Throws, and nothing changes here, when
+   * the store refused it (fenced, stale, not the controller).
+   */
+  commit: (next: CaState) => Promise<void>;
   /** Whether a worker can take traffic now (the CA pool's view). */
   isUsable: (name: string) => boolean;
   /**
@@ -39,12 +52,6 @@ export interface ArbiterOptions {
    * proxy that may not decide never fails over by itself; it adopts states through observe().
    */
   decides?: () => boolean;
-  /**
-   * Several proxies: persist a change of active CA where the decision lives (the etcd store's
-   * compare-and-set) before anything is sent to the new active; throws, and nothing changes here,
-   * when this proxy is not the controller any more or the state moved on. Default: store.save.
-   */
-  commit?: (next: ArbiterState, from: string, cause: TransitionCause) => Promise<void>;
 }
 
 interface Waiter {
@@ -77,12 +84,11 @@ export class Arbiter implements CaRouter {
 
   constructor(private opts: ArbiterOptions, statePath = "<state>") {
     this.sched = opts.scheduler ?? realScheduler;
-    const loaded = opts.store.load();
-    if (loaded && !opts.workers.includes(loaded.active)) {
+    const loaded = opts.initial;
+    if (!opts.workers.includes(loaded.active)) {
       throw new StateError(statePath, `names CA worker "${loaded.active}", which is not in proxy.ca.workers (${opts.workers.join(", ")})`);
     }
-    this.state = loaded ?? { epoch: 1, active: opts.workers[0] as string };
-    if (!loaded) opts.store.save(this.state);
+    this.state = { epoch: loaded.epoch, active: loaded.active };
   }
 
   get active(): string {
@@ -220,8 +226,7 @@ export class Arbiter implements CaRouter {
     if (to === this.state.active) return { ...this.state };
     const from = this.state.active;
     const next = { epoch: this.state.epoch + 1, active: to };
-    if (this.opts.commit) await this.opts.commit(next, from, cause); // throws: then nothing changes here
-    if (this.state.epoch < next.epoch) this.opts.store.save(next); // throws FencedError: then nothing changes here
+    await this.opts.commit({ ...next, change: { from, cause, at: this.sched.now() } }); // throws: then nothing changes here
     this.state = next;
     this.lastChange = { at: this.sched.now(), from, to, reason };
     this.opts.log?.warn({ from, to, epoch: next.epoch, reason }, "active CA changed");
@@ -244,8 +249,7 @@ export class Arbiter implements CaRouter {
   /** Adopt a state seen elsewhere only if its epoch is higher (fencing). Returns true if adopted. */
   observe(state: ArbiterState): boolean {
     if (state.epoch <= this.state.epoch || !this.opts.workers.includes(state.active)) return false;
-    this.opts.store.save(state);
-    this.state = { ...state };
+    this.state = { epoch: state.epoch, active: state.active };
     this.drain();
     return true;
   }

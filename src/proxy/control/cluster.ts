@@ -8,13 +8,12 @@ import { FileAccessError, HoldNotAcknowledgedError, StaleStateError } from "../.
 import type { Logger } from "../../log.js";
 import type { Arbiter } from "./arbiter.js";
 import type { Scheduler } from "../scheduler.js";
-import type { ArbiterState } from "./state-store.js";
 import type { ClusterConfig } from "./config.js";
 import { EtcdClient, type EtcdTls } from "./etcd.js";
 import { ClusterDrains } from "./drains.js";
 import { ClusterMember } from "./member.js";
 import { holdAcknowledged, membersPrefix, parseMember, type MemberRecord } from "./members.js";
-import type { TransitionCause } from "./store.js";
+import type { CaState } from "./store.js";
 import type { LeaseTiming } from "./timing.js";
 
 export interface ProxyClusterOptions {
@@ -136,13 +135,18 @@ export class ProxyCluster {
     }
   }
 
+  /** The arbiter's start (epoch 0 until the first read of etcd is adopted) and its commit. */
+  arbiterState(): { initial: CaState; commit: (next: CaState) => Promise<void> } {
+    return { initial: { epoch: 0, active: this.o.workers[0] as string }, commit: (next) => this.commit(next) };
+  }
+
   /** Arbiter commit: the controller's compare-and-set of a change of active CA, applied here at once. */
-  async commit(next: ArbiterState, from: string, cause: TransitionCause): Promise<void> {
+  async commit(next: CaState): Promise<void> {
     const prev = await this.member.store.read();
-    if (!prev || prev.state.epoch !== next.epoch - 1 || prev.state.active !== from) {
+    if (!prev || prev.state.epoch !== next.epoch - 1 || prev.state.active !== next.change?.from) {
       throw new StaleStateError(prev?.revision ?? 0, prev?.revision ?? 0);
     }
-    const stored = await this.member.store.compareAndSet(prev, { epoch: next.epoch, active: next.active, change: { from, cause, at: this.o.scheduler.now() } });
+    const stored = await this.member.store.compareAndSet(prev, next);
     this.member.follower.apply(stored);
   }
 
