@@ -89,10 +89,7 @@ export class ProxyRuntime {
       events: proxy.events, log: this.log, scheduler: sched,
       ...(proxy.cluster ? clusterFailback(proxy.cluster) : {}),
     });
-    proxy.arbiter.onPromotion((e) => {
-      this.sync?.noteEpoch(e.epoch);
-    });
-    proxy.cluster?.member.follower.onTransition((t) => this.sync?.noteEpoch(t.epoch));
+    proxy.arbiter.onTransition((t) => this.sync?.noteEpoch(t.epoch));
     proxy.arbiter.onPromotion(promotionHook({
       peer: (w) => this.peers.get(w),
       serialGap: () => this.config.proxy?.ca.serialGap ?? 0,

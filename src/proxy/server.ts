@@ -139,8 +139,11 @@ export class ProxyServer implements ProxySnapshotSource {
         } else if (pool === this.ca) this.arbiter.workerUp(b.name);
       });
     }
-    this.arbiter.onPromotion(() => void this.crl.kick());
-    cluster?.member.follower.onTransition(() => void this.crl.kick()); // every proxy, not only the controller
+    // Every change of active CA this proxy applies (decided here or adopted from the cluster).
+    this.arbiter.onTransition((t) => {
+      this.metrics.countTransition(t.cause);
+      void this.crl.kick();
+    });
     this.ctx = {
       timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
       arbiter: this.router, revoked: () => void this.crl.kick(),

@@ -1,11 +1,12 @@
-// The CA arbiter: which CA worker is active and at what epoch, failover to the first usable
-// standby, and the write hold (`hold writes -> async step -> switch -> release`) that failover,
-// admin switches and the later guarded failback are all built on.
+// The CA arbiter, owner of this proxy's CA state: which CA worker is active at what epoch, failover
+// to the first usable standby, the write hold (`hold writes -> async step -> switch -> release`) that
+// failover, admin switches and guarded failback are built on, and the typed transitions
+// ({epoch, from, to, cause}) that events, metrics, CRL refresh, sync and serial advance subscribe to.
 import { NoHealthyBackendError, StateError, WritesInFlightError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { realScheduler, type Scheduler } from "../scheduler.js";
 import type { CaRouter } from "./ca-router.js";
-import type { CaState, TransitionCause } from "./store.js";
+import type { CaState, CaTransition, TransitionCause } from "./store.js";
 
 /** The arbiter's view of the CA state: which worker is active at which epoch. */
 export interface ArbiterState {
@@ -13,15 +14,12 @@ export interface ArbiterState {
   active: string;
 }
 
-export interface PromotionEvent {
-  from: string;
-  to: string;
-  epoch: number;
-  reason: string;
-  cause: TransitionCause;
+/** A change of active CA decided by this proxy; `detail` says why for people (logs, events), nothing decides on it. */
+export interface PromotionEvent extends CaTransition {
+  detail: string;
 }
 
-/** Runs after the new {epoch, active} is saved and before held writes are released. */
+/** Runs on the deciding proxy after the new {epoch, active} is saved and before held writes are released. */
 export type PromotionHook = (event: PromotionEvent) => Promise<void> | void;
 
 export interface ArbiterOptions {
@@ -66,7 +64,7 @@ export interface ArbiterSnapshot {
   holding: boolean;
   heldRequests: number;
   failingOver: boolean;
-  lastChange: { at: number; from: string; to: string; reason: string } | undefined;
+  lastChange: { at: number; from: string; to: string; cause: TransitionCause; reason: string } | undefined;
 }
 
 export class Arbiter implements CaRouter {
@@ -77,6 +75,7 @@ export class Arbiter implements CaRouter {
   private waiters: Waiter[] = [];
   private readWaiters: Waiter[] = [];
   private readonly hooks: PromotionHook[] = [];
+  private readonly transitionListeners: ((t: CaTransition) => void)[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private failingOver = false;
   private lastChange: ArbiterSnapshot["lastChange"];
@@ -106,9 +105,31 @@ export class Arbiter implements CaRouter {
     this.opts.holdMs = ms;
   }
 
-  /** Register a hook run on every change of active CA, under the write hold. */
+  /** Register a hook run on every change of active CA this proxy decides, under the write hold. */
   onPromotion(hook: PromotionHook): void {
     this.hooks.push(hook);
+  }
+
+  /**
+   * Subscribe to every change of active CA this proxy applies: decided here (failover, admin,
+   * failback) or adopted from the cluster's CA state (observe). Called synchronously, before any
+   * further CA request is routed; not for the first state a cluster member reads.
+   */
+  onTransition(fn: (t: CaTransition) => void): void {
+    this.transitionListeners.push(fn);
+  }
+
+  private applied(next: ArbiterState, from: string, cause: TransitionCause, reason: string): void {
+    this.state = { epoch: next.epoch, active: next.active };
+    this.lastChange = { at: this.sched.now(), from, to: next.active, cause, reason };
+    const t: CaTransition = { epoch: next.epoch, from, to: next.active, cause };
+    for (const l of this.transitionListeners) {
+      try {
+        l(t);
+      } catch (err) {
+        this.opts.log?.error({ err, ...t }, "CA transition listener failed");
+      }
+    }
   }
 
   /**
@@ -220,20 +241,22 @@ export class Arbiter implements CaRouter {
   /**
    * Make `to` the active CA (epoch+1, saved before anything is sent to it), then run the
    * promotion hooks. Call only inside withWriteHold. Hook failures are logged, not fatal.
+   * `detail` is for people (logs, events); subscribers decide on `cause`.
    */
-  async switchTo(to: string, reason: string, cause: TransitionCause = "failover"): Promise<ArbiterState> {
+  async switchTo(to: string, cause: TransitionCause, detail: string): Promise<ArbiterState> {
     if (!this.opts.workers.includes(to)) throw new NoHealthyBackendError("ca", `unknown CA worker "${to}"`);
     if (to === this.state.active) return { ...this.state };
     const from = this.state.active;
     const next = { epoch: this.state.epoch + 1, active: to };
     await this.opts.commit({ ...next, change: { from, cause, at: this.sched.now() } }); // throws: then nothing changes here
-    this.state = next;
-    this.lastChange = { at: this.sched.now(), from, to, reason };
-    this.opts.log?.warn({ from, to, epoch: next.epoch, reason }, "active CA changed");
+    // A cluster's commit applies the stored state at once (observe): then it is not applied twice.
+    if (this.state.epoch < next.epoch) this.applied(next, from, cause, detail);
+    else if (this.lastChange) this.lastChange.reason = detail;
+    this.opts.log?.warn({ from, to, epoch: next.epoch, cause, detail }, "active CA changed");
     this.drain(); // reads go to the new active at once; writes stay held until the step ends
     for (const hook of this.hooks) {
       try {
-        await hook({ from, to, epoch: next.epoch, reason, cause });
+        await hook({ from, to, epoch: next.epoch, cause, detail });
       } catch (err) {
         this.opts.log?.error({ err, from, to, epoch: next.epoch }, "promotion hook failed");
       }
@@ -242,14 +265,19 @@ export class Arbiter implements CaRouter {
   }
 
   /** Admin action: make `to` active under the write hold. */
-  setActive(to: string, reason = "admin request"): Promise<ArbiterState> {
-    return this.withWriteHold(() => this.switchTo(to, reason, "admin"));
+  setActive(to: string, detail = "admin request"): Promise<ArbiterState> {
+    return this.withWriteHold(() => this.switchTo(to, "admin", detail));
   }
 
-  /** Adopt a state seen elsewhere only if its epoch is higher (fencing). Returns true if adopted. */
-  observe(state: ArbiterState): boolean {
+  /**
+   * Adopt a state seen elsewhere (the cluster's) only if its epoch is higher (fencing). Returns
+   * true if adopted. A change of active CA is a transition, with the cause stored with the state.
+   */
+  observe(state: CaState): boolean {
     if (state.epoch <= this.state.epoch || !this.opts.workers.includes(state.active)) return false;
-    this.state = { epoch: state.epoch, active: state.active };
+    const from = this.state.active;
+    if (this.state.epoch === 0 || from === state.active) this.state = { epoch: state.epoch, active: state.active };
+    else this.applied(state, from, state.change?.cause ?? "failover", `adopted from the cluster's CA state at epoch ${state.epoch}`);
     this.drain();
     return true;
   }
@@ -282,7 +310,7 @@ export class Arbiter implements CaRouter {
           this.opts.log?.error({ active: this.state.active, reason }, "active CA is down and no standby is up: CA requests held");
           return;
         }
-        await this.switchTo(to, reason);
+        await this.switchTo(to, "failover", reason);
       } catch (err) {
         this.opts.log?.error({ err, reason }, "failover failed");
       } finally {

@@ -92,7 +92,7 @@ export class ProxyCluster {
     const f = this.member.follower;
     f.onChange(() => {
       const s = f.state;
-      if (s) arbiter.observe({ epoch: s.epoch, active: s.active });
+      if (s) arbiter.observe(s);
       this.noteDeadline();
       if (s && this.decides()) arbiter.reconsider();
     });

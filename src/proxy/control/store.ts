@@ -18,6 +18,15 @@ export interface CaHold {
 export type TransitionCause = "failover" | "admin" | "failback";
 export const TRANSITION_CAUSES: readonly TransitionCause[] = ["failover", "admin", "failback"];
 
+/** A change of active CA as a proxy applied it: what events, metrics, CRL refresh, sync and serial advance subscribe to. */
+export interface CaTransition {
+  epoch: number;
+  from: string;
+  to: string;
+  /** From the stored change record; "failover" when a state carries none (written by a bare store user). */
+  cause: TransitionCause;
+}
+
 /** How the current epoch came to be (persisted with it, so every proxy sees the same record). */
 export interface CaChange {
   from: string;

@@ -314,3 +314,42 @@ test("cluster: a change of active CA is committed first; when the commit throws 
   assert.deepEqual(committed, [{ epoch: 5, active: "ca2", from: "ca1", cause: "admin" }]);
   assert.deepEqual([a.epoch, a.active, hooks], [5, "ca2", ["ca2@5:admin"]]);
 });
+
+test("transitions: every change of active CA this proxy applies is one typed {epoch, from, to, cause}, decided here or adopted", async () => {
+  const { arbiter, down } = setup();
+  const seen: unknown[] = [];
+  arbiter.onTransition((t) => seen.push(t));
+  down("ca1");
+  await flush();
+  await arbiter.setActive("ca3", "maintenance");
+  assert.equal(arbiter.observe({ epoch: 9, active: "ca1", change: { from: "ca3", cause: "failback", at: 5 } }), true);
+  assert.equal(arbiter.observe({ epoch: 10, active: "ca2" }), true, "a state without a change record");
+  assert.deepEqual(seen, [
+    { epoch: 2, from: "ca1", to: "ca2", cause: "failover" },
+    { epoch: 3, from: "ca2", to: "ca3", cause: "admin" },
+    { epoch: 9, from: "ca3", to: "ca1", cause: "failback" },
+    { epoch: 10, from: "ca1", to: "ca2", cause: "failover" },
+  ]);
+});
+
+test("transitions: a cluster's commit that applies the new state at once (observe) is not a second transition; the first state read is none", async () => {
+  const clock = new FakeClock();
+  const seen: string[] = [];
+  const hooks: string[] = [];
+  const ref: { a?: Arbiter } = {};
+  const a = (ref.a = new Arbiter({
+    workers: ["ca1", "ca2"], initial: { epoch: 0, active: "ca1" }, isUsable: () => true, holdMs: 1000, scheduler: clock,
+    commit: (next) => {
+      ref.a?.observe(next); // what ProxyCluster.commit does through the follower
+      return Promise.resolve();
+    },
+  }));
+  a.onTransition((t) => seen.push(`${t.from}->${t.to}@${t.epoch}:${t.cause}`));
+  a.onPromotion((e) => void hooks.push(`${e.to}@${e.epoch}:${e.cause}`));
+  assert.equal(a.observe({ epoch: 4, active: "ca1" }), true);
+  assert.deepEqual(seen, [], "the first state a member reads is not a change");
+  await a.setActive("ca2");
+  assert.deepEqual(seen, ["ca1->ca2@5:admin"]);
+  assert.deepEqual(hooks, ["ca2@5:admin"]);
+  assert.equal(a.snapshot().lastChange?.reason, "admin request");
+});
