@@ -11,12 +11,14 @@ import { EventKind } from "../health/events.js";
 import type { HealthCore } from "../health/health-status.js";
 import type { SyncDestinationReport } from "../health/report.js";
 import type { Logger } from "../log.js";
+import { nodeCron } from "../sync/triggers.js";
 import { createSyncService, type PassReport, type SyncService, type SyncServiceOptions } from "../sync/service.js";
 import { healthReports } from "../sync/status.js";
 import { parseLocation } from "../sync/rsync.js";
 import { realScheduler } from "./scheduler.js";
 import { closeAdmin, healthReport, listenAdmin, proxyActions, type AdminSource } from "./admin.js";
 import type { ProxyCluster } from "./control/cluster.js";
+import { controllerCron } from "./control/controller-cron.js";
 import { FailbackDriver, type FailbackDriverOptions } from "./control/failback-driver.js";
 import { promotionHook } from "./control/promotion.js";
 import { ProxyServer, type ProxyServerOptions } from "./server.js";
@@ -60,11 +62,14 @@ export class ProxyRuntime {
     const primary = p.ca.workers[0]?.name as string;
     if (cfg.sync) {
       const arbiter = proxy.arbiter;
+      const cluster = proxy.cluster;
       this.sync = createSyncService({
         config: cfg.sync,
         arbiter: { current: () => Promise.resolve({ epoch: arbiter.epoch, active: arbiter.active }) },
         log: o.log,
         ...o.sync,
+        // Several proxies: scheduled passes on the controller only (started when elected, stopped when it steps down).
+        ...(cluster ? { cron: controllerCron(o.sync?.cron ?? nodeCron, cluster.leadership()) } : {}),
       });
       this.sync.events.on("pass", (r: PassReport) => this.notePass(r));
       proxy.metrics.countSyncPasses(this.sync.events); // every pass, not the last one per scrape

@@ -9,6 +9,7 @@ import type { Logger } from "../../log.js";
 import type { Arbiter } from "./arbiter.js";
 import type { Scheduler } from "../scheduler.js";
 import type { ClusterConfig } from "./config.js";
+import type { Leadership } from "./controller-cron.js";
 import { EtcdClient, type EtcdTls } from "./etcd.js";
 import { ClusterDrains } from "./drains.js";
 import { ClusterMember } from "./member.js";
@@ -107,6 +108,17 @@ export class ProxyCluster {
 
   decides(): boolean {
     return this.member.election.isController();
+  }
+
+  /** Whether this proxy is the controller and when that changes (for work only the controller does). */
+  leadership(): Leadership {
+    return {
+      isController: () => this.decides(),
+      onChange: (fn) => this.member.election.on((e) => {
+        if (e.kind === "elected") fn(true);
+        else if (e.kind === "lost") fn(false);
+      }),
+    };
   }
 
   start(): void {
