@@ -2,11 +2,12 @@
 // to the first usable standby, the write hold (`hold writes -> async step -> switch -> release`) that
 // failover, admin switches and guarded failback are built on, and the typed transitions
 // ({epoch, from, to, cause}) that events, metrics, CRL refresh, sync and serial advance subscribe to.
-import { NoHealthyBackendError, StateError, WritesInFlightError } from "../../errors.js";
+import { NoHealthyBackendError, StateError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { realScheduler, type Scheduler } from "../scheduler.js";
 import type { CaRouter } from "./ca-router.js";
 import type { CaState, CaTransition, TransitionCause } from "./store.js";
+import { WriteCount } from "./write-count.js";
 
 /** The arbiter's view of the CA state: which worker is active at which epoch. */
 export interface ArbiterState {
@@ -70,8 +71,7 @@ export interface ArbiterSnapshot {
 export class Arbiter implements CaRouter {
   private state: ArbiterState;
   private holds = 0;
-  private writesInFlight = 0;
-  private drainWaiters: (() => void)[] = [];
+  private readonly writes: WriteCount;
   private waiters: Waiter[] = [];
   private readWaiters: Waiter[] = [];
   private readonly hooks: PromotionHook[] = [];
@@ -83,6 +83,7 @@ export class Arbiter implements CaRouter {
 
   constructor(private opts: ArbiterOptions, statePath = "<state>") {
     this.sched = opts.scheduler ?? realScheduler;
+    this.writes = new WriteCount(this.sched);
     const loaded = opts.initial;
     if (!opts.workers.includes(loaded.active)) {
       throw new StateError(statePath, `names CA worker "${loaded.active}", which is not in proxy.ca.workers (${opts.workers.join(", ")})`);
@@ -154,51 +155,22 @@ export class Arbiter implements CaRouter {
     });
   }
 
-  /** CA writes handed to a CA and not yet ended (see writeStarted). */
+  /** CA writes handed to a CA and not yet ended (see WriteCount.started). */
   get inFlightWrites(): number {
-    return this.writesInFlight;
+    return this.writes.inFlight;
   }
 
-  /**
-   * A CA write was handed to a CA's connection pool. Counted until the CA's answer arrives or the
-   * upstream request ends (error, timeouts.response), not until its client goes: a write whose client left
-   * runs on to its end (forward.ts), so when the count is 0 no CA is still doing a write.
-   */
   writeStarted(): void {
-    this.writesInFlight++;
+    this.writes.started();
   }
 
-  /** A CA write was answered or its upstream request ended (exactly once per writeStarted). */
   writeEnded(): void {
-    this.writesInFlight = Math.max(0, this.writesInFlight - 1);
-    if (this.writesInFlight > 0) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of waiters) w();
+    this.writes.ended();
   }
 
-  /**
-   * Resolves once no CA write is in flight; call it with writes held, before copying the active
-   * CA's dir. A write already sent (a CSR being autosigned) changes the cadir until it answers:
-   * a final pull taken before it ends would miss that certificate, and the next CA would issue
-   * its serial again. Rejects with WritesInFlightError after ms. Since a write whose client left
-   * is not aborted but runs to its end, no client can keep this from resolving for long: its
-   * writes are held meanwhile and the ones in flight end within timeouts.response. Failover does
-   * not wait: its old active is dead or hung, and the serial gap covers what it may have issued.
-   */
+  /** Resolves once no CA write is in flight (WriteCount.drained); call it with writes held. */
   writesDrained(ms: number): Promise<void> {
-    if (this.writesInFlight === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        cancel();
-        resolve();
-      };
-      const cancel = this.sched.setTimeout(() => {
-        this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
-        reject(new WritesInFlightError(this.writesInFlight, ms));
-      }, ms);
-      this.drainWaiters.push(done);
-    });
+    return this.writes.drained(ms);
   }
 
   /** Release whatever may go now. */
