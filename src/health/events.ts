@@ -53,7 +53,7 @@ export class EventLog {
     return out;
   }
 
-  /** Called synchronously on every record (metrics count failovers and failbacks this way). */
+  /** Called synchronously on every record (metrics count events by kind this way). */
   onRecord(listener: EventListener): void {
     this.#listeners.push(listener);
   }

@@ -5,7 +5,7 @@
 import type { EventEmitter } from "node:events";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BackendStateName, HealthReport, SyncStateName } from "./report.js";
-import { EventKind, type HealthEvent } from "./events.js";
+import type { HealthEvent } from "./events.js";
 import { RequestStats } from "./request-stats.js";
 import { ClusterMetrics } from "./cluster-metrics.js";
 import { OperatorMetrics } from "./operator-metrics.js";
@@ -116,11 +116,15 @@ export class HealthMetrics {
     this.#syncDuration.observe({ destination }, seconds);
   }
 
-  /** Counts an event; failover and failback events drive their own counters. */
+  /** Counts an event by its kind (a label only: the failover/failback counters follow countTransition). */
   countEvent(event: Pick<HealthEvent, "kind">): void {
     this.#events.inc({ kind: event.kind });
-    if (event.kind === EventKind.failover) this.#failovers.inc();
-    else if (event.kind === EventKind.failback) this.#failbacks.inc();
+  }
+
+  /** A change of active CA this proxy applied: a failback, or a failover (automatic or by an admin). */
+  countTransition(cause: "failover" | "admin" | "failback"): void {
+    if (cause === "failback") this.#failbacks.inc();
+    else this.#failovers.inc();
   }
 
   /** Sets every gauge from a report (call right before serialising). */

@@ -14,7 +14,7 @@ import { withCluster } from "../health/cluster.js";
 import { certNotAfter } from "../health/expiry.js";
 import type { ArbiterReport, BackendReport, PoolReport, SyncDestinationReport } from "../health/report.js";
 import { forwardToController } from "./control/admin-forward.js";
-import type { FailbackDriver } from "./failback-driver.js";
+import type { FailbackDriver } from "./control/failback-driver.js";
 import type { ProxyServer } from "./server.js";
 import type { PoolView } from "./snapshot.js";
 

@@ -7,7 +7,7 @@
 // deadline left. So a busy proxy arms about one timer per timeout period, not two per request;
 // each firing scans the entries in flight (no ordering kept), which is cheap at that rate.
 
-import type { Scheduler } from "./arbiter.js";
+import type { Scheduler } from "./scheduler.js";
 
 /** What is watched: told once when its deadline has passed (and it was not removed before). */
 export interface Expiring {

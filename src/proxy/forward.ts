@@ -11,7 +11,7 @@ import { PassThrough } from "node:stream";
 import type { Dispatcher } from "undici";
 import { BadRequestError, ClientLimitError, NoHealthyBackendError, UpstreamError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
 import type { Admission } from "./admission.js";
-import type { CaRouter } from "./arbiter.js";
+import type { CaRouter } from "./control/ca-router.js";
 import { forwardHeaders, identityOf, responseHeaders, type Identity } from "./identity.js";
 import type { Backend, BackendPool } from "./pool.js";
 import { chargesBudget, marksDown, shouldRetry, statusFor, type FailureKind } from "./retry.js";

@@ -4,7 +4,7 @@
 // (haproxy's `fastinter`), so a hung backend is down within interval + fall × timeout.
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { realScheduler, type Scheduler } from "./arbiter.js";
+import { realScheduler, type Scheduler } from "./scheduler.js";
 import type { Backend, BackendPool } from "./pool.js";
 
 export interface CheckParams {

@@ -11,16 +11,18 @@ import { EventKind } from "../health/events.js";
 import type { HealthCore } from "../health/health-status.js";
 import type { SyncDestinationReport } from "../health/report.js";
 import type { Logger } from "../log.js";
+import { nodeCron } from "../sync/triggers.js";
 import { createSyncService, type PassReport, type SyncService, type SyncServiceOptions } from "../sync/service.js";
 import { healthReports } from "../sync/status.js";
 import { parseLocation } from "../sync/rsync.js";
-import { realScheduler } from "./arbiter.js";
+import { realScheduler } from "./scheduler.js";
 import { closeAdmin, healthReport, listenAdmin, proxyActions, type AdminSource } from "./admin.js";
 import type { ProxyCluster } from "./control/cluster.js";
-import { FailbackDriver, type FailbackDriverOptions } from "./failback-driver.js";
-import { promotionHook } from "./promotion.js";
+import { controllerCron } from "./control/controller-cron.js";
+import { FailbackDriver, type FailbackDriverOptions } from "./control/failback-driver.js";
+import { promotionHook } from "./control/promotion.js";
 import { ProxyServer, type ProxyServerOptions } from "./server.js";
-import { httpSyncPeer, localSyncPeer, type SyncPeer } from "./sync-peer.js";
+import { httpSyncPeer, localSyncPeer, type SyncPeer } from "./control/sync-peer.js";
 import { VERSION } from "../version.js";
 import { keyFileWarning } from "../token.js";
 
@@ -62,11 +64,14 @@ export class ProxyRuntime {
     const primary = p.ca.workers[0]?.name as string;
     if (cfg.sync) {
       const arbiter = proxy.arbiter;
+      const cluster = proxy.cluster;
       this.sync = createSyncService({
         config: cfg.sync,
         arbiter: { current: () => Promise.resolve({ epoch: arbiter.epoch, active: arbiter.active }) },
         log: o.log,
         ...o.sync,
+        // Several proxies: scheduled passes on the controller only (started when elected, stopped when it steps down).
+        ...(cluster ? { cron: controllerCron(o.sync?.cron ?? nodeCron, cluster.leadership()) } : {}),
       });
       this.sync.events.on("pass", (r: PassReport) => this.notePass(r));
       proxy.metrics.countSyncPasses(this.sync.events); // every pass, not the last one per scrape
@@ -91,10 +96,7 @@ export class ProxyRuntime {
       events: proxy.events, log: this.log, scheduler: sched,
       ...(proxy.cluster ? clusterFailback(proxy.cluster) : {}),
     });
-    proxy.arbiter.onPromotion((e) => {
-      this.sync?.noteEpoch(e.epoch);
-    });
-    proxy.cluster?.member.follower.onTransition((t) => this.sync?.noteEpoch(t.epoch));
+    proxy.arbiter.onTransition((t) => this.sync?.noteEpoch(t.epoch));
     proxy.arbiter.onPromotion(promotionHook({
       peer: (w) => this.peers.get(w),
       serialGap: () => this.config.proxy?.ca.serialGap ?? 0,

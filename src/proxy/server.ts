@@ -9,12 +9,14 @@ import { ListenError, NoHealthyBackendError, UsageError } from "../errors.js";
 import { EventKind, EventLog } from "../health/events.js";
 import { HealthMetrics } from "../health/metrics.js";
 import type { Logger } from "../log.js";
-import { Arbiter, realScheduler, type CaRouter, type Scheduler } from "./arbiter.js";
+import { Arbiter } from "./control/arbiter.js";
+import { realScheduler, type Scheduler } from "./scheduler.js";
+import type { CaRouter } from "./control/ca-router.js";
 import type { ProxyConfig } from "./config.js";
 import { ProxyCluster } from "./control/cluster.js";
 import { ClusterCaRouter } from "./control/cluster-router.js";
 import type { ClusterConfig } from "./control/config.js";
-import { CrlRefresher, type CrlFetch } from "./crl-refresh.js";
+import { CrlRefresher, type CrlFetch } from "./control/crl-refresh.js";
 import { Admission } from "./admission.js";
 import { Exchange, trackConnection, type ForwardContext } from "./forward.js";
 import { HealthChecker, passiveFailure, type Probe } from "./health-check.js";
@@ -22,7 +24,7 @@ import { admitted, identify, identityOf, refuse } from "./identity.js";
 import { BackendPool, usable, type BackendInfo } from "./pool.js";
 import { classify } from "./route.js";
 import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapshot.js";
-import { FileArbiterStore, MemoryArbiterStore } from "./state-store.js";
+import { openFileState } from "./control/store.js";
 import { replyError } from "./respond.js";
 import { TlsMaterial } from "./tls.js";
 import { keyFileWarning, redactTarget } from "../token.js";
@@ -94,12 +96,12 @@ export class ProxyServer implements ProxySnapshotSource {
       config: o.cluster.config, workers, adminUrl: o.cluster.adminUrl, scheduler: sched, log: this.log, applyDrained: (names) => this.applyDrained(names),
     }));
     this.arbiter = new Arbiter({
-      // In a cluster the state lives in etcd: epoch 0 here until the first read is adopted.
-      workers, store: cluster ? new MemoryArbiterStore({ epoch: 0, active: workers[0] as string }) : new FileArbiterStore(statePath),
+      // One proxy: the state file. A cluster: etcd, through the controller's commit.
+      workers, ...(cluster ? cluster.arbiterState() : openFileState(statePath, workers[0] as string)),
       isUsable: (n) => { const b = this.ca.get(n); return b !== undefined && usable(b); },
       isPromotable: (n) => { const b = this.ca.get(n); return b?.state === "up" && !b.drained; },
       holdMs: c.ca.holdWrites, scheduler: sched, log: this.log,
-      ...(cluster ? { decides: () => cluster.decides(), commit: (next, from, cause) => cluster.commit(next, from, cause) } : {}),
+      ...(cluster ? { decides: () => cluster.decides() } : {}),
     }, statePath);
     cluster?.attach(this.arbiter);
     this.router = cluster
@@ -137,8 +139,11 @@ export class ProxyServer implements ProxySnapshotSource {
         } else if (pool === this.ca) this.arbiter.workerUp(b.name);
       });
     }
-    this.arbiter.onPromotion(() => void this.crl.kick());
-    cluster?.member.follower.onTransition(() => void this.crl.kick()); // every proxy, not only the controller
+    // Every change of active CA this proxy applies (decided here or adopted from the cluster).
+    this.arbiter.onTransition((t) => {
+      this.metrics.countTransition(t.cause);
+      void this.crl.kick();
+    });
     this.ctx = {
       timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
       arbiter: this.router, revoked: () => void this.crl.kick(),

@@ -1,6 +1,6 @@
 // The read-only view of a running proxy that the admin listener (health now; metrics, status
 // page and admin API later) reads. Plain data, built on demand; no live objects leak out.
-import type { ArbiterSnapshot } from "./arbiter.js";
+import type { ArbiterSnapshot } from "./control/arbiter.js";
 import { usable, type Backend, type BackendPool } from "./pool.js";
 
 export interface BackendView {

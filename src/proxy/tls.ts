@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FileAccessError, StateError } from "../errors.js";
 import { crlSignedBy, parseCrl, splitPemCerts, type CrlInfo } from "../pki.js";
-import { writeFileAtomic } from "./state-store.js";
+import { writeFileAtomic } from "../atomic-file.js";
 
 export interface TlsFiles {
   cert: string;

@@ -9,6 +9,21 @@ const cadir = z.string({ error: "must be a path or [user@]host:/path" }).refine(
   { message: "must be an absolute path or [user@]host:/path" },
 );
 
+/** sync.arbiter.url: one proxy's admin URL, or a non-empty list of them (several proxies); a bad entry is named. */
+function proxyUrls() {
+  return z.unknown().transform((v, ctx): string | string[] => {
+    const one = (x: unknown, path: number[]): string => {
+      const r = httpUrl().safeParse(x);
+      if (r.success) return r.data;
+      for (const i of r.error.issues) ctx.addIssue({ code: "custom", message: i.message, path: [...path, ...i.path], input: x });
+      return "";
+    };
+    if (!Array.isArray(v)) return one(v, []);
+    if (v.length === 0) ctx.addIssue({ code: "custom", message: "needs at least one proxy URL", input: v });
+    return v.map((x: unknown, i) => one(x, [i]));
+  });
+}
+
 export const syncSection = z.strictObject({
   /** Every CA worker's cadir, by worker name (the names of proxy.ca.workers). */
   cadirs: z.record(name(), cadir).refine((r) => Object.keys(r).length >= 2, { message: "needs at least two cadirs" }),
@@ -31,8 +46,14 @@ export const syncSection = z.strictObject({
     ssh: z.array(z.string()).default(["ssh", "-oBatchMode=yes"]),
     timeout: duration().prefault("60s"),
   }).prefault({}),
-  /** The proxy's admin API, for `{epoch, active}` (not used when sync runs inside the proxy). */
-  arbiter: z.strictObject({ url: httpUrl(), tokenFile: absPath() }).optional(),
+  /**
+   * The proxy's admin API, for `{epoch, active}` (not used when sync runs inside the proxy). `url`
+   * may list several proxies: all are asked, the highest epoch answered wins.
+   */
+  arbiter: z.strictObject({
+    url: proxyUrls(),
+    tokenFile: absPath(),
+  }).optional(),
   /** The sync agent's own status API (not used when sync runs inside the proxy). */
   listen: listen().prefault("127.0.0.1:8142"),
 });

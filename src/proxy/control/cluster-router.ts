@@ -3,7 +3,9 @@
 // Arbiter, which adopts every state the Follower applies, also lets it go (the active CA is up, no
 // local write hold). CA writes are counted on both: the member record publishes the Follower's count.
 import { NoHealthyBackendError } from "../../errors.js";
-import type { Arbiter, CaRouter, Scheduler } from "../arbiter.js";
+import type { Arbiter } from "./arbiter.js";
+import type { Scheduler } from "../scheduler.js";
+import type { CaRouter } from "./ca-router.js";
 import type { Follower } from "./follower.js";
 
 export interface ClusterRouterOptions {

@@ -6,14 +6,15 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { FileAccessError, HoldNotAcknowledgedError, StaleStateError } from "../../errors.js";
 import type { Logger } from "../../log.js";
-import type { Arbiter, Scheduler } from "../arbiter.js";
-import type { ArbiterState } from "../state-store.js";
+import type { Arbiter } from "./arbiter.js";
+import type { Scheduler } from "../scheduler.js";
 import type { ClusterConfig } from "./config.js";
+import type { Leadership } from "./controller-cron.js";
 import { EtcdClient, type EtcdTls } from "./etcd.js";
 import { ClusterDrains } from "./drains.js";
 import { ClusterMember } from "./member.js";
 import { holdAcknowledged, membersPrefix, parseMember, type MemberRecord } from "./members.js";
-import type { TransitionCause } from "./store.js";
+import type { CaState } from "./store.js";
 import type { LeaseTiming } from "./timing.js";
 
 export interface ProxyClusterOptions {
@@ -92,7 +93,7 @@ export class ProxyCluster {
     const f = this.member.follower;
     f.onChange(() => {
       const s = f.state;
-      if (s) arbiter.observe({ epoch: s.epoch, active: s.active });
+      if (s) arbiter.observe(s);
       this.noteDeadline();
       if (s && this.decides()) arbiter.reconsider();
     });
@@ -107,6 +108,17 @@ export class ProxyCluster {
 
   decides(): boolean {
     return this.member.election.isController();
+  }
+
+  /** Whether this proxy is the controller and when that changes (for work only the controller does). */
+  leadership(): Leadership {
+    return {
+      isController: () => this.decides(),
+      onChange: (fn) => this.member.election.on((e) => {
+        if (e.kind === "elected") fn(true);
+        else if (e.kind === "lost") fn(false);
+      }),
+    };
   }
 
   start(): void {
@@ -135,13 +147,18 @@ export class ProxyCluster {
     }
   }
 
+  /** The arbiter's start (epoch 0 until the first read of etcd is adopted) and its commit. */
+  arbiterState(): { initial: CaState; commit: (next: CaState) => Promise<void> } {
+    return { initial: { epoch: 0, active: this.o.workers[0] as string }, commit: (next) => this.commit(next) };
+  }
+
   /** Arbiter commit: the controller's compare-and-set of a change of active CA, applied here at once. */
-  async commit(next: ArbiterState, from: string, cause: TransitionCause): Promise<void> {
+  async commit(next: CaState): Promise<void> {
     const prev = await this.member.store.read();
-    if (!prev || prev.state.epoch !== next.epoch - 1 || prev.state.active !== from) {
+    if (!prev || prev.state.epoch !== next.epoch - 1 || prev.state.active !== next.change?.from) {
       throw new StaleStateError(prev?.revision ?? 0, prev?.revision ?? 0);
     }
-    const stored = await this.member.store.compareAndSet(prev, { epoch: next.epoch, active: next.active, change: { from, cause, at: this.o.scheduler.now() } });
+    const stored = await this.member.store.compareAndSet(prev, next);
     this.member.follower.apply(stored);
   }
 

@@ -1,7 +1,7 @@
 // Drain and enable with several proxies: the drained backends are keys under <prefix>/drained/
 // (no lease: a drain outlives any proxy), written by whichever proxy got the admin request and
 // applied by every proxy on its next read (every loopWait), so a drain takes effect cluster-wide.
-import type { Scheduler } from "../arbiter.js";
+import type { Scheduler } from "../scheduler.js";
 import type { EtcdClient } from "./etcd.js";
 
 export const drainedPrefix = (prefix: string) => `${prefix}/drained/`;

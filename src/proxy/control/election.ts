@@ -3,7 +3,7 @@
 // (start of its last successful renewal + ttl - margin), which is before etcd could expire the lease.
 import { LeaseExpiredError } from "../../errors.js";
 import type { Logger } from "../../log.js";
-import { realScheduler, type Scheduler } from "../arbiter.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
 import type { EtcdClient } from "./etcd.js";
 import { stepDownMarginMs, type LeaseTiming } from "./timing.js";
 

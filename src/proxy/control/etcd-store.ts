@@ -2,7 +2,7 @@
 // writer still holds the controller key (its lease and create revision) and that the state key is
 // unchanged since it was read (its mod revision). The epoch only rises.
 import { FencedError, NotControllerError, StaleStateError } from "../../errors.js";
-import { realScheduler, type Scheduler } from "../arbiter.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
 import type { ControllerToken } from "./election.js";
 import type { EtcdClient } from "./etcd.js";
 import { watch as etcdWatch, type Watch } from "./etcd-watch.js";

@@ -2,7 +2,7 @@
 // state, wait until every live member acknowledges it with no CA write in flight, run the final
 // step (the pull), then switch and release in one write. Any failure releases the hold unchanged.
 import { FailbackRefusedError, HoldNotAcknowledgedError } from "../../errors.js";
-import type { Scheduler } from "../arbiter.js";
+import type { Scheduler } from "../scheduler.js";
 import { holdAcknowledged, type MemberRecord } from "./members.js";
 import type { CaStateStore, StoredState } from "./store.js";
 

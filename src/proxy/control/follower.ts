@@ -1,17 +1,9 @@
 // What every proxy of a cluster does with the CA state it has read: route CA requests from local
 // memory (no etcd round trip per request), gate CA writes on the view deadline and on a failback's
 // write hold, count its CA writes in flight and say when it acknowledges a hold.
-import { realScheduler, type Scheduler } from "../arbiter.js";
-import type { CaState, StoredState, TransitionCause } from "./store.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
+import type { CaState, CaTransition, StoredState } from "./store.js";
 
-/** A change of active CA as this proxy applied it; what events, metrics, CRL refresh subscribe to. */
-export interface CaTransition {
-  epoch: number;
-  from: string;
-  to: string;
-  /** From the stored change record; "failover" when a state carries none (written by a bare store user). */
-  cause: TransitionCause;
-}
 
 export type CaRoute =
   | { kind: "worker"; worker: string; epoch: number }

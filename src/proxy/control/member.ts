@@ -2,7 +2,7 @@
 // of the CA state (ClusterView) applied by its Follower, and its record in the member registry,
 // republished every loopWait and at once when its hold acknowledgement changes.
 import type { Logger } from "../../log.js";
-import { realScheduler, type Scheduler } from "../arbiter.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
 import { Election } from "./election.js";
 import type { EtcdClient } from "./etcd.js";
 import { EtcdCaStateStore, controllerKey } from "./etcd-store.js";

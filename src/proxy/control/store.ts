@@ -3,7 +3,7 @@
 // (one proxy, the embedded default; below) and the etcd store (several proxies; etcd-store.ts).
 import { readFileSync } from "node:fs";
 import { FencedError, StaleStateError, StateError } from "../../errors.js";
-import { writeFileAtomic } from "../state-store.js";
+import { writeFileAtomic } from "../../atomic-file.js";
 
 /** A guarded failback's write hold: every member must stop CA writes and acknowledge `id`. */
 export interface CaHold {
@@ -17,6 +17,15 @@ export interface CaHold {
 /** Why the active CA changed: decisions switch on this, never on a human-readable reason. */
 export type TransitionCause = "failover" | "admin" | "failback";
 export const TRANSITION_CAUSES: readonly TransitionCause[] = ["failover", "admin", "failback"];
+
+/** A change of active CA as a proxy applied it: what events, metrics, CRL refresh, sync and serial advance subscribe to. */
+export interface CaTransition {
+  epoch: number;
+  from: string;
+  to: string;
+  /** From the stored change record; "failover" when a state carries none (written by a bare store user). */
+  cause: TransitionCause;
+}
 
 /** How the current epoch came to be (persisted with it, so every proxy sees the same record). */
 export interface CaChange {
@@ -92,8 +101,27 @@ export function parseCaState(text: string, where: string): CaState {
 }
 
 /**
- * The single-proxy store: a JSON file replaced atomically, as src/proxy/state-store.ts does, plus
- * a revision counter in the file. A file of the older form {epoch, active} reads as revision 1.
+ * A commit function for the Arbiter over any store: compare-and-set against the last state this
+ * process read or wrote (a state changed by anyone else meanwhile is refused: StaleStateError).
+ */
+export function storeCommit(store: CaStateStore, read: StoredState): (next: CaState) => Promise<void> {
+  let current = read;
+  return async (next) => {
+    current = await store.compareAndSet(current, next);
+  };
+}
+
+/** One proxy's arbiter state: the file store opened (epoch 1 on `first` when new) and its commit. */
+export function openFileState(path: string, first: string): { initial: CaState; commit: (next: CaState) => Promise<void> } {
+  const store = new FileCaStateStore(path);
+  const stored = store.open(first);
+  return { initial: stored.state, commit: storeCommit(store, stored) };
+}
+
+/**
+ * The single-proxy store: a JSON file replaced atomically (temp file, fsync, rename) with a
+ * revision counter in it. A file of the older form {epoch, active} (written before the revision
+ * existed) reads as revision 0; the first write makes it revision 1.
  */
 export class FileCaStateStore implements CaStateStore {
   private readonly listeners = new Set<(s: StoredState) => void>();
@@ -108,6 +136,11 @@ export class FileCaStateStore implements CaStateStore {
     return new Promise((resolve) => resolve(this.compareAndSetSync(prev, next)));
   }
 
+  /** At start: the stored state, or epoch 1 on `first` written now when there is none (synchronous). */
+  open(first: string): StoredState {
+    return this.readSync() ?? this.compareAndSetSync(undefined, { epoch: 1, active: first });
+  }
+
   watch(onChange: (s: StoredState) => void): () => void {
     this.listeners.add(onChange);
     return () => this.listeners.delete(onChange);
@@ -116,7 +149,9 @@ export class FileCaStateStore implements CaStateStore {
   /** Synchronous from read to rename: nothing else in this process can interleave. */
   private compareAndSetSync(prev: StoredState | undefined, next: CaState): StoredState {
     const current = this.readSync();
-    if ((current?.revision ?? 0) !== (prev?.revision ?? 0)) throw new StaleStateError(prev?.revision ?? 0, current?.revision ?? 0);
+    if ((current === undefined) !== (prev === undefined) || (current?.revision ?? 0) !== (prev?.revision ?? 0)) {
+      throw new StaleStateError(prev?.revision ?? 0, current?.revision ?? 0);
+    }
     checkEpoch(current, next);
     const text = serializeState(next);
     const stored = { state: parseCaState(text, this.path), revision: (current?.revision ?? 0) + 1 };
@@ -135,6 +170,7 @@ export class FileCaStateStore implements CaStateStore {
     }
     const state = parseCaState(text, this.path);
     const rev = (JSON.parse(text) as { revision?: unknown }).revision;
-    return { state, revision: Number.isSafeInteger(rev) && (rev as number) >= 1 ? (rev as number) : 1 };
+    if (rev !== undefined && (!Number.isSafeInteger(rev) || (rev as number) < 0)) throw new StateError(this.path, "revision must be an integer >= 0");
+    return { state, revision: (rev as number | undefined) ?? 0 };
   }
 }

@@ -2,7 +2,7 @@
 // linearizable read (a read-only txn) every loopWait and whenever the state key's watch hints at a change.
 // The view is trusted until its deadline: start of the last good read + viewPeriod, and never
 // past the member's own lease (last renewal start + viewPeriod), which is shorter than the ttl.
-import { realScheduler, type Scheduler } from "../arbiter.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
 import type { EtcdClient } from "./etcd.js";
 import { watch as etcdWatch, type Watch } from "./etcd-watch.js";
 import { controllerKey, stateKey } from "./etcd-store.js";

@@ -226,9 +226,13 @@ describe("admin API authentication and actions", () => {
     });
   }
 
-  test("a failover event recorded by the proxy counts in metrics", async () => {
+  test("a failover event counts by its kind; the failover counter follows the proxy's CA transitions", async () => {
     s.events.record("failover", "ca1 down, ca2 promoted");
-    const res = await request(base()).get("/metrics").expect(200);
+    let res = await request(base()).get("/metrics").expect(200);
+    assert.equal(valueOf(res.text, 'puppet_ha_events_total{kind="failover"}'), 1);
+    assert.equal(valueOf(res.text, "puppet_ha_ca_failovers_total"), 0, "an event's kind decides no counter");
+    s.metrics.countTransition("failover");
+    res = await request(base()).get("/metrics").expect(200);
     assert.equal(valueOf(res.text, "puppet_ha_ca_failovers_total"), 1);
   });
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CrlTooLargeError } from "../../../src/errors.js";
-import { httpCrlFetch } from "../../../src/proxy/crl-refresh.js";
+import { httpCrlFetch } from "../../../src/proxy/control/crl-refresh.js";
 import { fakeBackend, pki, proxyConfig, startProxy, until } from "./harness.js";
 
 test("an oversize CRL from the active CA is refused and reported; the current CRL stays", async (t) => {

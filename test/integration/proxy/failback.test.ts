@@ -26,7 +26,7 @@ test("failover: the promoted cadir's serial skips serialGap at the new epoch and
   assert.deepEqual(h.report.arbiter.warnings, []);
   const ev = h.report.events.find((e) => e.kind === "failover");
   assert.match(ev?.message ?? "", /ca1 -> ca2 at epoch 2 .*serial 0003 -> 0103; sync lag 0 ms/);
-  assert.deepEqual(JSON.parse(readFileSync(join(ha.config.proxy!.stateDir, "arbiter.json"), "utf8")), { epoch: 2, active: "ca2" });
+  assert.deepEqual(savedState(join(ha.config.proxy!.stateDir, "arbiter.json")), { epoch: 2, active: "ca2", cause: "failover" });
 });
 
 test("failover with the promoted CA's sync agent unreachable: promoted anyway, warning in /health and an event", async (t) => {
@@ -89,7 +89,7 @@ test("manual failback: primary gets everything the standby issued, epoch+1 persi
   assert.deepEqual(await differingPaths(ha.dir1, ha.dir2), [], "ca1's cadir equals ca2's");
   assert.ok(existsSync(join(ha.dir1, "signed", "node2.pem")));
   assert.equal(serialOf(ha.dir1), "0104");
-  assert.deepEqual(JSON.parse(readFileSync(join(ha.config.proxy!.stateDir, "arbiter.json"), "utf8")), { epoch: 3, active: "ca1" });
+  assert.deepEqual(savedState(join(ha.config.proxy!.stateDir, "arbiter.json")), { epoch: 3, active: "ca1", cause: "failback" });
   const h = await health(ha);
   assert.equal(h.report.arbiter.active, "ca1");
   assert.equal(h.report.arbiter.failback.state, "done");
@@ -194,3 +194,9 @@ test("failback waits for a CA write already in flight on the standby: the final 
   assert.equal(parseInt(serialOf(ha.dir1), 16), parseInt(signed, 16) + 1, "the primary's next serial is above the one the standby issued");
   assert.ok((r.json.result as { writePauseMs: number }).writePauseMs >= 1000, "the pause covered the write in flight");
 });
+
+/** The CA state file as {epoch, active, cause} (the change record's "at" and the revision vary). */
+function savedState(path: string): { epoch: number; active: string; cause: string | undefined } {
+  const s = JSON.parse(readFileSync(path, "utf8")) as { epoch: number; active: string; change?: { cause: string } };
+  return { epoch: s.epoch, active: s.active, cause: s.change?.cause };
+}

@@ -75,7 +75,7 @@ test("CA writes are held while no CA is up and released to the promoted standby 
   assert.equal(ca2.seen[0]?.body, "CSR");
   assert.equal(proxy.arbiter.active, "ca2");
   assert.equal(proxy.arbiter.epoch, 2);
-  assert.deepEqual(JSON.parse(readFileSync(join(cfg.stateDir, "arbiter.json"), "utf8")), { epoch: 2, active: "ca2" });
+  assert.deepEqual(savedState(join(cfg.stateDir, "arbiter.json")), { epoch: 2, active: "ca2", cause: "failover" });
   // Reads go to the new active; a restart on the same stateDir keeps ca2 at epoch 2.
   assert.equal((await call(proxy.address.port, { path: "/puppet-ca/v1/certificate/ca" })).body, "ca2 GET /puppet-ca/v1/certificate/ca");
   await proxy.stop(0);
@@ -171,3 +171,9 @@ test("admin actions: failover (epoch+1), drain and enable; the active CA cannot 
   for (let i = 0; i < 2; i++) bodies.push((await call(proxy.address.port, { path: "/puppet/v3/node/a" })).body.slice(0, 2));
   assert.ok(bodies.includes("m1"));
 });
+
+/** The CA state file as {epoch, active, cause} (the change record's "at" and the revision vary). */
+function savedState(path: string): { epoch: number; active: string; cause: string | undefined } {
+  const s = JSON.parse(readFileSync(path, "utf8")) as { epoch: number; active: string; change?: { cause: string } };
+  return { epoch: s.epoch, active: s.active, cause: s.change?.cause };
+}

@@ -52,11 +52,14 @@ test("observeRequest counts by pool, backend and status class, with latency buck
   assert.match(text, /# TYPE puppet_ha_requests_total counter/);
 });
 
-test("update() sets gauges from the report; events drive failover/failback counters; sync passes count once", async () => {
+test("update() sets gauges from the report; CA transitions drive failover/failback counters, events only their kind; sync passes count once", async () => {
   const m = new HealthMetrics({ defaultMetrics: false });
   m.countEvent({ kind: "failover" });
-  m.countEvent({ kind: "failback" });
   m.countEvent({ kind: "failover" });
+  m.countEvent({ kind: "failback" });
+  m.countTransition("failover");
+  m.countTransition("failback");
+  m.countTransition("admin");
   const r = report({ pools: pools(["down", "up"], ["up", "drain"]), arbiter: { ...report().arbiter, active: "ca2", epoch: 9, heldWrites: 2 }, sync: [syncDest({ destination: "ca1", state: "diverged", lagMs: 61_000, divergence: [{ reason: "x" }, { reason: "y" }] })] });
   let text = await m.render(r);
   assert.equal(sample(text, 'puppet_ha_backend_up{pool="ca",backend="ca1"}'), 0);

@@ -1,7 +1,7 @@
 // Deadlines: many request timeouts behind one timer, driven here by a fake clock.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Scheduler } from "../../../src/proxy/arbiter.js";
+import type { Scheduler } from "../../../src/proxy/scheduler.js";
 import { Deadlines, type Expiring } from "../../../src/proxy/deadlines.js";
 
 /** A fake clock with at most one armed timer (what Deadlines uses) and a count of arms. */

@@ -1,5 +1,5 @@
 // A controllable clock and scheduler for unit tests: time moves only on advance().
-import type { Scheduler } from "../../../src/proxy/arbiter.js";
+import type { Scheduler } from "../../../src/proxy/scheduler.js";
 
 export class FakeClock implements Scheduler {
   t = 0;

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { EtcdClient } from "../../../../src/proxy/control/etcd.js";
 import { ClusterMember } from "../../../../src/proxy/control/member.js";
 import { heldSwitch } from "../../../../src/proxy/control/failback-hold.js";
-import { realScheduler } from "../../../../src/proxy/arbiter.js";
+import { realScheduler } from "../../../../src/proxy/scheduler.js";
 import type { LeaseTiming } from "../../../../src/proxy/control/timing.js";
 import { HoldNotAcknowledgedError } from "../../../../src/errors.js";
 import { startEtcdCluster, type EtcdCluster } from "../../../helpers/etcd.js";

@@ -4,17 +4,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NoHealthyBackendError } from "../../../../src/errors.js";
-import { Arbiter } from "../../../../src/proxy/arbiter.js";
+import { Arbiter } from "../../../../src/proxy/control/arbiter.js";
 import { ClusterCaRouter } from "../../../../src/proxy/control/cluster-router.js";
 import { Follower } from "../../../../src/proxy/control/follower.js";
-import { MemoryArbiterStore } from "../../../../src/proxy/state-store.js";
 import { FakeClock, flush } from "../fake-clock.js";
 
 function setup() {
   const clock = new FakeClock();
   const view = { deadline: () => clock.now() + 1000, unreachableSince: undefined as number | undefined };
   const follower = new Follower({ view, workers: ["ca1", "ca2"], retryAfterS: 7, scheduler: clock });
-  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], store: new MemoryArbiterStore({ epoch: 0, active: "ca1" }), isUsable: () => true, holdMs: 5000, scheduler: clock });
+  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], initial: { epoch: 0, active: "ca1" }, commit: () => Promise.resolve(), isUsable: () => true, holdMs: 5000, scheduler: clock });
   follower.onChange(() => {
     const s = follower.state;
     if (s) arbiter.observe({ epoch: s.epoch, active: s.active });

@@ -45,12 +45,13 @@ test("the epoch never goes down; the same epoch may change the hold", async (t) 
   assert.equal(released.state.hold, undefined);
 });
 
-test("a file written by the older store ({epoch, active}) reads as revision 1", async (t) => {
+test("a file written by the older store ({epoch, active}) reads as revision 0; only a writer that read it may replace it", async (t) => {
   const { path, store } = tempStore(t);
   writeFileSync(path, '{"epoch":7,"active":"ca2"}\n');
   const s = await store.read();
-  assert.deepEqual(s, { state: { epoch: 7, active: "ca2" }, revision: 1 });
-  assert.equal((await store.compareAndSet(s, { epoch: 8, active: "ca1" })).revision, 2);
+  assert.deepEqual(s, { state: { epoch: 7, active: "ca2" }, revision: 0 });
+  await assert.rejects(store.compareAndSet(undefined, { epoch: 8, active: "ca1" }), StaleStateError);
+  assert.equal((await store.compareAndSet(s, { epoch: 8, active: "ca1" })).revision, 1);
 });
 
 test("bad files are StateErrors naming the file and what is expected", async (t) => {

@@ -1,14 +1,14 @@
 // How the proxy reaches the sync agent that writes one CA worker's cadir: the in-process sync
 // service (one host) or the `puppet-ha sync` agent on the CA host over its HTTP API. Failback and
 // promotion talk only to this interface, so they do not care where the agent runs.
-import { readTokenFile } from "../token.js";
-import { PuppetHaError } from "../errors.js";
-import type { SyncDestinationReport } from "../health/report.js";
-import { DivergenceError, FencingError } from "../sync/errors.js";
-import type { Difference } from "../sync/guard.js";
-import type { SerialAdvance } from "../sync/serial.js";
-import type { PassReport, SyncService } from "../sync/service.js";
-import { healthReports, type DestinationStatus } from "../sync/status.js";
+import { readTokenFile } from "../../token.js";
+import { PuppetHaError } from "../../errors.js";
+import type { SyncDestinationReport } from "../../health/report.js";
+import { DivergenceError, FencingError } from "../../sync/errors.js";
+import type { Difference } from "../../sync/guard.js";
+import type { SerialAdvance } from "../../sync/serial.js";
+import type { PassReport, SyncService } from "../../sync/service.js";
+import { healthReports, type DestinationStatus } from "../../sync/status.js";
 
 /** A verified pull: the worker's cadir equals the active one's at `epoch`. */
 export interface PullResult {

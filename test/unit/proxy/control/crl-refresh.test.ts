@@ -1,8 +1,8 @@
 // CRL refresh: interval, If-Modified-Since, kicks coalesced into at most one extra fetch.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CrlRefresher, type CrlFetchResult } from "../../../src/proxy/crl-refresh.js";
-import { FakeClock, flush } from "./fake-clock.js";
+import { CrlRefresher, type CrlFetchResult } from "../../../../src/proxy/control/crl-refresh.js";
+import { FakeClock, flush } from "../fake-clock.js";
 
 function setup() {
   const clock = new FakeClock();

@@ -2,8 +2,8 @@
 // held writes are released: record its sync lag (the worst-case loss window) and advance its serial
 // by proxy.ca.serialGap at the new epoch through its sync agent. Neither may stop the promotion: an
 // unreachable agent leaves a warning in /health and an event.
-import { EventKind, type EventLog } from "../health/events.js";
-import type { Logger } from "../log.js";
+import { EventKind, type EventLog } from "../../health/events.js";
+import type { Logger } from "../../log.js";
 import type { PromotionEvent } from "./arbiter.js";
 import type { SyncPeer } from "./sync-peer.js";
 
@@ -59,6 +59,6 @@ export function promotionHook(o: PromotionOptions): (e: PromotionEvent) => Promi
     o.log.warn({ from: e.from, to: e.to, epoch: e.epoch, lastFailoverLagMs: lagMs }, `worst-case loss window at this promotion: ${lagMs === undefined ? "unknown" : `${lagMs} ms`} (sync lag of ${e.to})`);
     for (const w of warnings) o.log.warn({ ca: e.to, epoch: e.epoch }, w);
     o.record({ lagMs, warnings });
-    o.events.record(EventKind.failover, `${e.from} -> ${e.to} at epoch ${e.epoch} (${e.reason}); ${serial}; sync lag ${lagMs === undefined ? "unknown" : `${lagMs} ms`}${warnings.length ? `; WARNING: ${warnings.join("; ")}` : ""}`);
+    o.events.record(EventKind.failover, `${e.from} -> ${e.to} at epoch ${e.epoch} (${e.cause}: ${e.detail}); ${serial}; sync lag ${lagMs === undefined ? "unknown" : `${lagMs} ms`}${warnings.length ? `; WARNING: ${warnings.join("; ")}` : ""}`);
   };
 }

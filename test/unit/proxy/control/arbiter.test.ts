@@ -2,20 +2,20 @@
 // injected clock, promotion hooks under the hold, no automatic failback.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Arbiter } from "../../../src/proxy/arbiter.js";
-import { FileArbiterStore, MemoryArbiterStore } from "../../../src/proxy/state-store.js";
-import { FencedError, NoHealthyBackendError, StateError, WritesInFlightError } from "../../../src/errors.js";
-import { FakeClock, flush } from "./fake-clock.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Arbiter } from "../../../../src/proxy/control/arbiter.js";
+import { openFileState } from "../../../../src/proxy/control/store.js";
+import { fileState } from "./file-state.js";
+import { FencedError, NoHealthyBackendError, StaleStateError, StateError, WritesInFlightError } from "../../../../src/errors.js";
+import { FakeClock, flush } from "../fake-clock.js";
 
-function setup(opts: { workers?: string[]; up?: string[]; store?: MemoryArbiterStore } = {}) {
+function setup(opts: { workers?: string[]; up?: string[]; state?: ReturnType<typeof fileState> } = {}) {
   const workers = opts.workers ?? ["ca1", "ca2", "ca3"];
   const up = new Set(opts.up ?? workers);
   const clock = new FakeClock();
-  const store = opts.store ?? new MemoryArbiterStore();
-  const arbiter = new Arbiter({ workers, store, isUsable: (n) => up.has(n), holdMs: 1000, scheduler: clock });
+  const state = opts.state ?? fileState(undefined, workers[0]);
+  const store = state.store;
+  const arbiter = new Arbiter({ workers, initial: state.initial, commit: state.commit, isUsable: (n) => up.has(n), holdMs: 1000, scheduler: clock });
   const down = (n: string) => {
     up.delete(n);
     arbiter.workerDown(n, "test");
@@ -27,21 +27,21 @@ function setup(opts: { workers?: string[]; up?: string[]; store?: MemoryArbiterS
   return { arbiter, clock, store, up, down, upAgain };
 }
 
-test("a fresh arbiter starts on the first worker at epoch 1 and saves it", () => {
+test("a fresh arbiter starts on the first worker at epoch 1 and saves it", async () => {
   const { arbiter, store } = setup();
   assert.equal(arbiter.active, "ca1");
   assert.equal(arbiter.epoch, 1);
-  assert.deepEqual(store.saved, { epoch: 1, active: "ca1" });
+  assert.deepEqual(await store.read(), { state: { epoch: 1, active: "ca1" }, revision: 1 });
 });
 
 test("the saved state is read back at start", () => {
-  const { arbiter } = setup({ store: new MemoryArbiterStore({ epoch: 7, active: "ca2" }) });
+  const { arbiter } = setup({ state: fileState({ epoch: 7, active: "ca2" }) });
   assert.equal(arbiter.active, "ca2");
   assert.equal(arbiter.epoch, 7);
 });
 
 test("a saved state naming an unknown worker is a clear error", () => {
-  assert.throws(() => setup({ store: new MemoryArbiterStore({ epoch: 3, active: "ca9" }) }), (err: unknown) => {
+  assert.throws(() => setup({ state: fileState({ epoch: 3, active: "ca9" }) }), (err: unknown) => {
     assert.ok(err instanceof StateError);
     assert.match(err.message, /"ca9".*not in proxy\.ca\.workers \(ca1, ca2, ca3\)/);
     return true;
@@ -61,7 +61,8 @@ test("failover: the first usable standby is promoted, epoch+1, persisted, with t
   await flush();
   assert.equal(arbiter.active, "ca3");
   assert.equal(arbiter.epoch, 2);
-  assert.deepEqual(store.saved, { epoch: 2, active: "ca3" });
+  const saved = (await store.read())?.state;
+  assert.deepEqual([saved?.epoch, saved?.active, saved?.change?.from, saved?.change?.cause], [2, "ca3", "ca1", "failover"]);
   assert.match(arbiter.snapshot().lastChange?.reason ?? "", /active CA ca1 down: test/);
 });
 
@@ -187,40 +188,45 @@ test("a failing hook is logged and does not keep writes held", async () => {
   assert.equal(await w, "ca2");
 });
 
-test("fencing: a lower epoch never overwrites a higher one", () => {
-  const store = new MemoryArbiterStore();
-  const { arbiter } = setup({ store });
+test("fencing: a lower or equal epoch seen elsewhere is never adopted", () => {
+  const { arbiter } = setup();
   assert.equal(arbiter.observe({ epoch: 5, active: "ca2" }), true);
   assert.equal(arbiter.observe({ epoch: 4, active: "ca3" }), false);
   assert.equal(arbiter.observe({ epoch: 5, active: "ca3" }), false);
   assert.equal(arbiter.active, "ca2");
-  assert.throws(() => store.save({ epoch: 3, active: "ca1" }), FencedError);
-  assert.deepEqual(store.saved, { epoch: 5, active: "ca2" });
 });
 
-test("a switch whose save is fenced changes nothing", async () => {
-  const store = new MemoryArbiterStore();
-  const { arbiter } = setup({ store });
-  store.saved = { epoch: 9, active: "ca3" }; // someone with a higher epoch wrote meanwhile
-  await assert.rejects(arbiter.setActive("ca2"), FencedError);
+test("a switch whose compare-and-set is refused changes nothing (the file changed, or its epoch is higher)", async () => {
+  const state = fileState();
+  const { arbiter, store } = setup({ state });
+  const read = await store.read();
+  await store.compareAndSet(read, { epoch: 9, active: "ca3" }); // someone with a higher epoch wrote meanwhile
+  await assert.rejects(arbiter.setActive("ca2"), StaleStateError);
   assert.equal(arbiter.active, "ca1");
   assert.equal(arbiter.epoch, 1);
+  assert.deepEqual((await store.read())?.state, { epoch: 9, active: "ca3" });
+  await assert.rejects(store.compareAndSet(await store.read(), { epoch: 3, active: "ca1" }), FencedError);
 });
 
-test("file store: atomic JSON, read back, fenced, invalid content refused", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "arbiter-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, "sub", "arbiter.json");
-  const store = new FileArbiterStore(path);
-  assert.equal(store.load(), undefined);
-  store.save({ epoch: 2, active: "ca2" });
-  assert.deepEqual(JSON.parse(readFileSync(path, "utf8")), { epoch: 2, active: "ca2" });
-  assert.deepEqual(new FileArbiterStore(path).load(), { epoch: 2, active: "ca2" });
-  assert.throws(() => store.save({ epoch: 1, active: "ca1" }), FencedError);
-  for (const bad of ["{", '{"epoch":0,"active":"ca1"}', '{"epoch":1}', '{"epoch":1.5,"active":"ca1"}', "[]"]) {
-    writeFileSync(path, bad);
-    assert.throws(() => store.load(), StateError, bad);
-  }
+test("the switch is persisted with its change record before anything else happens", async () => {
+  const { arbiter, store, clock } = setup();
+  clock.advance(1234);
+  const at = clock.now();
+  await arbiter.setActive("ca2");
+  assert.deepEqual(await store.read(), { state: { epoch: 2, active: "ca2", change: { from: "ca1", cause: "admin", at } }, revision: 2 });
+});
+
+test("a state file of the older store ({epoch, active}, no revision) is loaded and written on", async () => {
+  const state = fileState({ epoch: 4, active: "ca2" });
+  assert.equal((JSON.parse(readFileSync(state.path, "utf8")) as { revision?: number }).revision, undefined, "open() of an existing file writes nothing");
+  const { arbiter, store } = setup({ state });
+  assert.deepEqual([arbiter.epoch, arbiter.active], [4, "ca2"]);
+  await arbiter.setActive("ca1");
+  const written = JSON.parse(readFileSync(state.path, "utf8")) as { epoch: number; active: string; change: { from: string; cause: string }; revision: number };
+  assert.deepEqual([written.epoch, written.active, written.change.from, written.change.cause, written.revision], [5, "ca1", "ca2", "admin", 1]);
+  assert.equal((await store.read())?.revision, 1);
+  writeFileSync(state.path, "{");
+  assert.throws(() => openFileState(state.path, "ca1"), (e: unknown) => e instanceof StateError && e.message.startsWith(state.path));
 });
 
 test("only a standby proven up is promoted; an unchecked one is waited for", async () => {
@@ -228,7 +234,7 @@ test("only a standby proven up is promoted; an unchecked one is waited for", asy
   const checked = new Set<string>();
   const up = new Set(["ca2"]);
   const arbiter = new Arbiter({
-    workers: ["ca1", "ca2"], store: new MemoryArbiterStore(), holdMs: 1000, scheduler: clock,
+    workers: ["ca1", "ca2"], ...fileState(), holdMs: 1000, scheduler: clock,
     isUsable: (n) => up.has(n), isPromotable: (n) => up.has(n) && checked.has(n),
   });
   arbiter.workerDown("ca1", "first check failed");
@@ -242,7 +248,7 @@ test("only a standby proven up is promoted; an unchecked one is waited for", asy
 
 test("writesDrained waits for CA writes already sent to the active CA, and times out with a typed error", async () => {
   const clock = new FakeClock();
-  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], store: new MemoryArbiterStore(), isUsable: () => true, holdMs: 1000, scheduler: clock });
+  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], ...fileState(), isUsable: () => true, holdMs: 1000, scheduler: clock });
   await arbiter.writesDrained(100); // nothing in flight: at once
   arbiter.writeStarted();
   arbiter.writeStarted();
@@ -264,7 +270,7 @@ test("writesDrained waits for CA writes already sent to the active CA, and times
 
 test("writesDrained resolves as soon as the last write ended, whenever writes ended before (no settle rule a client could keep alive)", async () => {
   const clock = new FakeClock();
-  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], store: new MemoryArbiterStore(), isUsable: () => true, holdMs: 1000, scheduler: clock });
+  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], ...fileState(), isUsable: () => true, holdMs: 1000, scheduler: clock });
   arbiter.writeStarted();
   arbiter.writeEnded();
   assert.equal(arbiter.inFlightWrites, 0);
@@ -278,7 +284,7 @@ test("writesDrained resolves as soon as the last write ended, whenever writes en
 test("cluster: an arbiter that may not decide never fails over by itself; it adopts states from outside", async () => {
   const clock = new FakeClock();
   const up = new Set(["ca2"]);
-  const a = new Arbiter({ workers: ["ca1", "ca2"], store: new MemoryArbiterStore({ epoch: 1, active: "ca1" }), isUsable: (n) => up.has(n), holdMs: 1000, scheduler: clock, decides: () => false });
+  const a = new Arbiter({ workers: ["ca1", "ca2"], ...fileState({ epoch: 1, active: "ca1" }), isUsable: (n) => up.has(n), holdMs: 1000, scheduler: clock, decides: () => false });
   a.workerDown("ca1", "checks failed");
   await flush();
   assert.equal(a.epoch, 1);
@@ -293,10 +299,10 @@ test("cluster: a change of active CA is committed first; when the commit throws 
   let refuse = true;
   const hooks: string[] = [];
   const a = new Arbiter({
-    workers: ["ca1", "ca2"], store: new MemoryArbiterStore({ epoch: 4, active: "ca1" }), isUsable: () => true, holdMs: 1000, scheduler: clock,
-    commit: (next, from, cause) => {
+    workers: ["ca1", "ca2"], initial: { epoch: 4, active: "ca1" }, isUsable: () => true, holdMs: 1000, scheduler: clock,
+    commit: (next) => {
       if (refuse) return Promise.reject(new Error("not the controller"));
-      committed.push({ ...next, from, cause });
+      committed.push({ epoch: next.epoch, active: next.active, from: next.change?.from ?? "", cause: next.change?.cause ?? "" });
       return Promise.resolve();
     },
   });
@@ -307,4 +313,43 @@ test("cluster: a change of active CA is committed first; when the commit throws 
   await a.setActive("ca2");
   assert.deepEqual(committed, [{ epoch: 5, active: "ca2", from: "ca1", cause: "admin" }]);
   assert.deepEqual([a.epoch, a.active, hooks], [5, "ca2", ["ca2@5:admin"]]);
+});
+
+test("transitions: every change of active CA this proxy applies is one typed {epoch, from, to, cause}, decided here or adopted", async () => {
+  const { arbiter, down } = setup();
+  const seen: unknown[] = [];
+  arbiter.onTransition((t) => seen.push(t));
+  down("ca1");
+  await flush();
+  await arbiter.setActive("ca3", "maintenance");
+  assert.equal(arbiter.observe({ epoch: 9, active: "ca1", change: { from: "ca3", cause: "failback", at: 5 } }), true);
+  assert.equal(arbiter.observe({ epoch: 10, active: "ca2" }), true, "a state without a change record");
+  assert.deepEqual(seen, [
+    { epoch: 2, from: "ca1", to: "ca2", cause: "failover" },
+    { epoch: 3, from: "ca2", to: "ca3", cause: "admin" },
+    { epoch: 9, from: "ca3", to: "ca1", cause: "failback" },
+    { epoch: 10, from: "ca1", to: "ca2", cause: "failover" },
+  ]);
+});
+
+test("transitions: a cluster's commit that applies the new state at once (observe) is not a second transition; the first state read is none", async () => {
+  const clock = new FakeClock();
+  const seen: string[] = [];
+  const hooks: string[] = [];
+  const ref: { a?: Arbiter } = {};
+  const a = (ref.a = new Arbiter({
+    workers: ["ca1", "ca2"], initial: { epoch: 0, active: "ca1" }, isUsable: () => true, holdMs: 1000, scheduler: clock,
+    commit: (next) => {
+      ref.a?.observe(next); // what ProxyCluster.commit does through the follower
+      return Promise.resolve();
+    },
+  }));
+  a.onTransition((t) => seen.push(`${t.from}->${t.to}@${t.epoch}:${t.cause}`));
+  a.onPromotion((e) => void hooks.push(`${e.to}@${e.epoch}:${e.cause}`));
+  assert.equal(a.observe({ epoch: 4, active: "ca1" }), true);
+  assert.deepEqual(seen, [], "the first state a member reads is not a change");
+  await a.setActive("ca2");
+  assert.deepEqual(seen, ["ca1->ca2@5:admin"]);
+  assert.deepEqual(hooks, ["ca2@5:admin"]);
+  assert.equal(a.snapshot().lastChange?.reason, "admin request");
 });

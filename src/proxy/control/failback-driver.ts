@@ -1,17 +1,15 @@
 // Guarded failback, the driver: pull the active cadir onto the primary until it is in sync at the
 // current epoch (reads and writes flow), then hold CA writes only for the final pull, its check
 // and the switch. Any failure aborts: the current active stays and gets the held writes.
-import { PuppetHaError } from "../errors.js";
-import { AdminConflictError, AdminUnavailableError } from "../health/admin-errors.js";
-import { EventKind, type EventLog } from "../health/events.js";
-import type { Logger } from "../log.js";
-import { DivergenceError, FencingError } from "../sync/errors.js";
-import type { Arbiter, Scheduler } from "./arbiter.js";
+import { PuppetHaError } from "../../errors.js";
+import { AdminConflictError, AdminUnavailableError } from "../../health/admin-errors.js";
+import { EventKind, type EventLog } from "../../health/events.js";
+import type { Logger } from "../../log.js";
+import { DivergenceError, FencingError } from "../../sync/errors.js";
+import type { Arbiter } from "./arbiter.js";
+import type { Scheduler } from "../scheduler.js";
 import { autoFailback, failbackRefusal, failbackView, switchRefusal, type FailbackPolicy, type FailbackState } from "./failback.js";
 import type { PullResult, SyncPeer } from "./sync-peer.js";
-
-/** The reason switchTo() is given, so promotion hooks can tell a failback from a failover. */
-export const FAILBACK_REASON = "failback";
 
 export interface FailbackResult {
   from: string;
@@ -159,7 +157,7 @@ export class FailbackDriver {
             final = await p.pull(epoch, true, Math.max(1, budget - (this.o.scheduler.now() - t0)));
             const why = switchRefusal({ pulledFor: epoch, report: final, epochNow: arbiter.epoch, activeNow: arbiter.active, activeBefore: from, primaryUp: this.o.primaryHealth().up });
             if (why) throw new Abort(why);
-            return await arbiter.switchTo(primary, FAILBACK_REASON, "failback");
+            return await arbiter.switchTo(primary, "failback", `guarded failback (${trigger}) after the final pull at epoch ${epoch}`);
           } catch (err) {
             await release().catch((e: unknown) => log.error({ err: e }, "failback: could not release the write hold (the next controller will)"));
             throw err;

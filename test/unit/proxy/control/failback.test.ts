@@ -4,16 +4,16 @@
 // peer and an in-memory arbiter: writes held only during the final step, aborts keep the active.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Arbiter } from "../../../src/proxy/arbiter.js";
-import { MemoryArbiterStore } from "../../../src/proxy/state-store.js";
-import { autoFailback, failbackRefusal, failbackView, switchRefusal, type AutoInputs, type StartInputs } from "../../../src/proxy/failback.js";
-import { FailbackDriver, FAILBACK_REASON } from "../../../src/proxy/failback-driver.js";
-import type { PullResult, SyncPeer } from "../../../src/proxy/sync-peer.js";
-import { EventLog } from "../../../src/health/events.js";
-import { AdminConflictError, AdminUnavailableError } from "../../../src/health/admin-errors.js";
-import { DivergenceError } from "../../../src/sync/errors.js";
-import { silentLogger } from "../../../src/log.js";
-import { FakeClock, flush } from "./fake-clock.js";
+import { Arbiter } from "../../../../src/proxy/control/arbiter.js";
+import { fileState } from "./file-state.js";
+import { autoFailback, failbackRefusal, failbackView, switchRefusal, type AutoInputs, type StartInputs } from "../../../../src/proxy/control/failback.js";
+import { FailbackDriver } from "../../../../src/proxy/control/failback-driver.js";
+import type { PullResult, SyncPeer } from "../../../../src/proxy/control/sync-peer.js";
+import { EventLog } from "../../../../src/health/events.js";
+import { AdminConflictError, AdminUnavailableError } from "../../../../src/health/admin-errors.js";
+import { DivergenceError } from "../../../../src/sync/errors.js";
+import { silentLogger } from "../../../../src/log.js";
+import { FakeClock, flush } from "../fake-clock.js";
 
 describe("failbackRefusal", () => {
   const base: StartInputs = { active: "ca2", primary: "ca1", primaryUp: true, primaryState: "up", busy: false, hasPeer: true };
@@ -116,8 +116,9 @@ function fakePeer() {
 function driverSetup(over: { policy?: "manual" | "auto"; afterMs?: number } = {}) {
   const clock = new FakeClock();
   const up = new Set(["ca1", "ca2"]);
-  const store = new MemoryArbiterStore({ epoch: 2, active: "ca2" });
-  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], store, isUsable: (n) => up.has(n), holdMs: 5000, scheduler: clock });
+  const state = fileState({ epoch: 2, active: "ca2" });
+  const store = state.store;
+  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], initial: state.initial, commit: state.commit, isUsable: (n) => up.has(n), holdMs: 5000, scheduler: clock });
   const events = new EventLog();
   const fp = fakePeer();
   const driver = new FailbackDriver({
@@ -138,16 +139,17 @@ test("driver: pull, then under the write hold final pull and switch (epoch+1); t
     } else assert.equal(s.arbiter.holding, false, "no hold during the first pull");
     return Promise.resolve({ destination: "ca1", epoch, result: "in-sync", durationMs: 5, bytes: 0 });
   });
-  const reasons: string[] = [];
-  s.arbiter.onPromotion((e) => void reasons.push(e.reason));
+  const causes: string[] = [];
+  s.arbiter.onPromotion((e) => void causes.push(e.cause));
   const r = await s.driver.run("admin");
   assert.deepEqual(s.calls, ["pull@2", "final@2"]);
   assert.ok(heldDuringFinal, "writes held during the final pull");
   assert.deepEqual({ active: s.arbiter.active, epoch: s.arbiter.epoch }, { active: "ca1", epoch: 3 });
-  assert.deepEqual(s.store.saved, { epoch: 3, active: "ca1" });
+  assert.deepEqual([(await s.store.read())?.state.epoch, (await s.store.read())?.state.active], [3, "ca1"]);
   assert.equal(r.writePauseMs, 40);
   assert.equal(s.driver.lastWritePauseMs, 40);
-  assert.deepEqual(reasons, [FAILBACK_REASON]);
+  assert.deepEqual(causes, ["failback"]);
+  assert.equal((await s.store.read())?.state.change?.cause, "failback", "the cause is persisted with the epoch");
   assert.equal(s.driver.view().state, "done");
   assert.ok(s.events.list().some((e) => e.kind === "failback" && /paused 40 ms/.test(e.message)));
   await assert.rejects(s.driver.run("admin"), (e: unknown) => e instanceof AdminConflictError && /already on the primary/.test(e.message));
@@ -225,8 +227,8 @@ test("driver auto: fails back after failbackAfter of health, waits again after a
 
 test("driver auto: a refusal (no sync agent for the primary) is shown in the state, not silently retried", async () => {
   const clock = new FakeClock();
-  const store = new MemoryArbiterStore({ epoch: 2, active: "ca2" });
-  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], store, isUsable: () => true, holdMs: 5000, scheduler: clock });
+  const state = fileState({ epoch: 2, active: "ca2" });
+  const arbiter = new Arbiter({ workers: ["ca1", "ca2"], initial: state.initial, commit: state.commit, isUsable: () => true, holdMs: 5000, scheduler: clock });
   const driver = new FailbackDriver({
     arbiter, primary: "ca1", primaryHealth: () => ({ up: true, state: "up" }), peer: () => undefined,
     policy: "auto", afterMs: 100, pullTimeoutMs: 1000, finalTimeoutMs: () => 1000, events: new EventLog(), log: silentLogger(), scheduler: clock,

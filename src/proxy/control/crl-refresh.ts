@@ -3,9 +3,9 @@
 // Answers larger than proxy.ca.crlMaxSize are refused while they arrive (the current CRL stays).
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { CrlTooLargeError } from "../errors.js";
-import type { Logger } from "../log.js";
-import { realScheduler, type Scheduler } from "./arbiter.js";
+import { CrlTooLargeError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
 
 export const CRL_PATH = "/puppet-ca/v1/certificate_revocation_list/ca";
 

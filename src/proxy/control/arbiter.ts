@@ -1,51 +1,40 @@
-// The CA arbiter: which CA worker is active and at what epoch, failover to the first usable
-// standby, and the write hold (`hold writes -> async step -> switch -> release`) that failover,
-// admin switches and the later guarded failback are all built on.
-import { NoHealthyBackendError, StateError, WritesInFlightError } from "../errors.js";
-import type { Logger } from "../log.js";
-import type { TransitionCause } from "./control/store.js";
-import type { ArbiterState, ArbiterStore } from "./state-store.js";
+// The CA arbiter, owner of this proxy's CA state: which CA worker is active at what epoch, failover
+// to the first usable standby, the write hold (`hold writes -> async step -> switch -> release`) that
+// failover, admin switches and guarded failback are built on, and the typed transitions
+// ({epoch, from, to, cause}) that events, metrics, CRL refresh, sync and serial advance subscribe to.
+import { NoHealthyBackendError, StateError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import { realScheduler, type Scheduler } from "../scheduler.js";
+import type { CaRouter } from "./ca-router.js";
+import type { CaState, CaTransition, TransitionCause } from "./store.js";
+import { WriteCount } from "./write-count.js";
 
-export interface Scheduler {
-  now(): number;
-  /** Run fn after ms; returns a cancel function. */
-  setTimeout(fn: () => void, ms: number): () => void;
-}
-
-export const realScheduler: Scheduler = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
-
-export interface PromotionEvent {
-  from: string;
-  to: string;
+/** The arbiter's view of the CA state: which worker is active at which epoch. */
+export interface ArbiterState {
   epoch: number;
-  reason: string;
-  cause: TransitionCause;
+  active: string;
 }
 
-/**
- * What the data plane asks about CA requests, and nothing else: where this CA request goes (a
- * worker name now, or later, or a typed error for the edge) and when a CA write starts and ends.
- * Two implementations: the Arbiter (one proxy) and ClusterCaRouter (control/cluster-router.ts).
- */
-export interface CaRouter {
-  acquire(write: boolean): string | Promise<string>;
-  writeStarted(): void;
-  writeEnded(): void;
+/** A change of active CA decided by this proxy; `detail` says why for people (logs, events), nothing decides on it. */
+export interface PromotionEvent extends CaTransition {
+  detail: string;
 }
 
-/** Runs after the new {epoch, active} is saved and before held writes are released. */
+/** Runs on the deciding proxy after the new {epoch, active} is saved and before held writes are released. */
 export type PromotionHook = (event: PromotionEvent) => Promise<void> | void;
 
 export interface ArbiterOptions {
   /** CA worker names in priority order (the first is the primary). */
   workers: readonly string[];
-  store: ArbiterStore;
+  /** The state read from the store at start (control/store.ts; in a cluster: epoch 0 until the first read). */
+  initial: ArbiterState;
+  /**
+   * Persist a change of active CA before anything is sent to the new active: the store's
+   * compare-and-set (storeCommit for the file store; ProxyCluster.commit for the etcd store, which
+   * also checks that this proxy is still the controller). Throws, and nothing changes here, when
+   * the store refused it (fenced, stale, not the controller).
+   */
+  commit: (next: CaState) => Promise<void>;
   /** Whether a worker can take traffic now (the CA pool's view). */
   isUsable: (name: string) => boolean;
   /**
@@ -62,12 +51,6 @@ export interface ArbiterOptions {
    * proxy that may not decide never fails over by itself; it adopts states through observe().
    */
   decides?: () => boolean;
-  /**
-   * Several proxies: persist a change of active CA where the decision lives (the etcd store's
-   * compare-and-set) before anything is sent to the new active; throws, and nothing changes here,
-   * when this proxy is not the controller any more or the state moved on. Default: store.save.
-   */
-  commit?: (next: ArbiterState, from: string, cause: TransitionCause) => Promise<void>;
 }
 
 interface Waiter {
@@ -82,17 +65,17 @@ export interface ArbiterSnapshot {
   holding: boolean;
   heldRequests: number;
   failingOver: boolean;
-  lastChange: { at: number; from: string; to: string; reason: string } | undefined;
+  lastChange: { at: number; from: string; to: string; cause: TransitionCause; reason: string } | undefined;
 }
 
 export class Arbiter implements CaRouter {
   private state: ArbiterState;
   private holds = 0;
-  private writesInFlight = 0;
-  private drainWaiters: (() => void)[] = [];
+  private readonly writes: WriteCount;
   private waiters: Waiter[] = [];
   private readWaiters: Waiter[] = [];
   private readonly hooks: PromotionHook[] = [];
+  private readonly transitionListeners: ((t: CaTransition) => void)[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private failingOver = false;
   private lastChange: ArbiterSnapshot["lastChange"];
@@ -100,12 +83,12 @@ export class Arbiter implements CaRouter {
 
   constructor(private opts: ArbiterOptions, statePath = "<state>") {
     this.sched = opts.scheduler ?? realScheduler;
-    const loaded = opts.store.load();
-    if (loaded && !opts.workers.includes(loaded.active)) {
+    this.writes = new WriteCount(this.sched);
+    const loaded = opts.initial;
+    if (!opts.workers.includes(loaded.active)) {
       throw new StateError(statePath, `names CA worker "${loaded.active}", which is not in proxy.ca.workers (${opts.workers.join(", ")})`);
     }
-    this.state = loaded ?? { epoch: 1, active: opts.workers[0] as string };
-    if (!loaded) opts.store.save(this.state);
+    this.state = { epoch: loaded.epoch, active: loaded.active };
   }
 
   get active(): string {
@@ -123,9 +106,31 @@ export class Arbiter implements CaRouter {
     this.opts.holdMs = ms;
   }
 
-  /** Register a hook run on every change of active CA, under the write hold. */
+  /** Register a hook run on every change of active CA this proxy decides, under the write hold. */
   onPromotion(hook: PromotionHook): void {
     this.hooks.push(hook);
+  }
+
+  /**
+   * Subscribe to every change of active CA this proxy applies: decided here (failover, admin,
+   * failback) or adopted from the cluster's CA state (observe). Called synchronously, before any
+   * further CA request is routed; not for the first state a cluster member reads.
+   */
+  onTransition(fn: (t: CaTransition) => void): void {
+    this.transitionListeners.push(fn);
+  }
+
+  private applied(next: ArbiterState, from: string, cause: TransitionCause, reason: string): void {
+    this.state = { epoch: next.epoch, active: next.active };
+    this.lastChange = { at: this.sched.now(), from, to: next.active, cause, reason };
+    const t: CaTransition = { epoch: next.epoch, from, to: next.active, cause };
+    for (const l of this.transitionListeners) {
+      try {
+        l(t);
+      } catch (err) {
+        this.opts.log?.error({ err, ...t }, "CA transition listener failed");
+      }
+    }
   }
 
   /**
@@ -150,51 +155,22 @@ export class Arbiter implements CaRouter {
     });
   }
 
-  /** CA writes handed to a CA and not yet ended (see writeStarted). */
+  /** CA writes handed to a CA and not yet ended (see WriteCount.started). */
   get inFlightWrites(): number {
-    return this.writesInFlight;
+    return this.writes.inFlight;
   }
 
-  /**
-   * A CA write was handed to a CA's connection pool. Counted until the CA's answer arrives or the
-   * upstream request ends (error, timeouts.response), not until its client goes: a write whose client left
-   * runs on to its end (forward.ts), so when the count is 0 no CA is still doing a write.
-   */
   writeStarted(): void {
-    this.writesInFlight++;
+    this.writes.started();
   }
 
-  /** A CA write was answered or its upstream request ended (exactly once per writeStarted). */
   writeEnded(): void {
-    this.writesInFlight = Math.max(0, this.writesInFlight - 1);
-    if (this.writesInFlight > 0) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of waiters) w();
+    this.writes.ended();
   }
 
-  /**
-   * Resolves once no CA write is in flight; call it with writes held, before copying the active
-   * CA's dir. A write already sent (a CSR being autosigned) changes the cadir until it answers:
-   * a final pull taken before it ends would miss that certificate, and the next CA would issue
-   * its serial again. Rejects with WritesInFlightError after ms. Since a write whose client left
-   * is not aborted but runs to its end, no client can keep this from resolving for long: its
-   * writes are held meanwhile and the ones in flight end within timeouts.response. Failover does
-   * not wait: its old active is dead or hung, and the serial gap covers what it may have issued.
-   */
+  /** Resolves once no CA write is in flight (WriteCount.drained); call it with writes held. */
   writesDrained(ms: number): Promise<void> {
-    if (this.writesInFlight === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        cancel();
-        resolve();
-      };
-      const cancel = this.sched.setTimeout(() => {
-        this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
-        reject(new WritesInFlightError(this.writesInFlight, ms));
-      }, ms);
-      this.drainWaiters.push(done);
-    });
+    return this.writes.drained(ms);
   }
 
   /** Release whatever may go now. */
@@ -237,21 +213,22 @@ export class Arbiter implements CaRouter {
   /**
    * Make `to` the active CA (epoch+1, saved before anything is sent to it), then run the
    * promotion hooks. Call only inside withWriteHold. Hook failures are logged, not fatal.
+   * `detail` is for people (logs, events); subscribers decide on `cause`.
    */
-  async switchTo(to: string, reason: string, cause: TransitionCause = "failover"): Promise<ArbiterState> {
+  async switchTo(to: string, cause: TransitionCause, detail: string): Promise<ArbiterState> {
     if (!this.opts.workers.includes(to)) throw new NoHealthyBackendError("ca", `unknown CA worker "${to}"`);
     if (to === this.state.active) return { ...this.state };
     const from = this.state.active;
     const next = { epoch: this.state.epoch + 1, active: to };
-    if (this.opts.commit) await this.opts.commit(next, from, cause); // throws: then nothing changes here
-    if (this.state.epoch < next.epoch) this.opts.store.save(next); // throws FencedError: then nothing changes here
-    this.state = next;
-    this.lastChange = { at: this.sched.now(), from, to, reason };
-    this.opts.log?.warn({ from, to, epoch: next.epoch, reason }, "active CA changed");
+    await this.opts.commit({ ...next, change: { from, cause, at: this.sched.now() } }); // throws: then nothing changes here
+    // A cluster's commit applies the stored state at once (observe): then it is not applied twice.
+    if (this.state.epoch < next.epoch) this.applied(next, from, cause, detail);
+    else if (this.lastChange) this.lastChange.reason = detail;
+    this.opts.log?.warn({ from, to, epoch: next.epoch, cause, detail }, "active CA changed");
     this.drain(); // reads go to the new active at once; writes stay held until the step ends
     for (const hook of this.hooks) {
       try {
-        await hook({ from, to, epoch: next.epoch, reason, cause });
+        await hook({ from, to, epoch: next.epoch, cause, detail });
       } catch (err) {
         this.opts.log?.error({ err, from, to, epoch: next.epoch }, "promotion hook failed");
       }
@@ -260,15 +237,19 @@ export class Arbiter implements CaRouter {
   }
 
   /** Admin action: make `to` active under the write hold. */
-  setActive(to: string, reason = "admin request"): Promise<ArbiterState> {
-    return this.withWriteHold(() => this.switchTo(to, reason, "admin"));
+  setActive(to: string, detail = "admin request"): Promise<ArbiterState> {
+    return this.withWriteHold(() => this.switchTo(to, "admin", detail));
   }
 
-  /** Adopt a state seen elsewhere only if its epoch is higher (fencing). Returns true if adopted. */
-  observe(state: ArbiterState): boolean {
+  /**
+   * Adopt a state seen elsewhere (the cluster's) only if its epoch is higher (fencing). Returns
+   * true if adopted. A change of active CA is a transition, with the cause stored with the state.
+   */
+  observe(state: CaState): boolean {
     if (state.epoch <= this.state.epoch || !this.opts.workers.includes(state.active)) return false;
-    this.opts.store.save(state);
-    this.state = { ...state };
+    const from = this.state.active;
+    if (this.state.epoch === 0 || from === state.active) this.state = { epoch: state.epoch, active: state.active };
+    else this.applied(state, from, state.change?.cause ?? "failover", `adopted from the cluster's CA state at epoch ${state.epoch}`);
     this.drain();
     return true;
   }
@@ -301,7 +282,7 @@ export class Arbiter implements CaRouter {
           this.opts.log?.error({ active: this.state.active, reason }, "active CA is down and no standby is up: CA requests held");
           return;
         }
-        await this.switchTo(to, reason);
+        await this.switchTo(to, "failover", reason);
       } catch (err) {
         this.opts.log?.error({ err, reason }, "failover failed");
       } finally {
