@@ -35,6 +35,8 @@ export interface PromotionEvent {
  */
 export interface CaRouter {
   acquire(write: boolean): string | Promise<string>;
+  /** The epoch of the state that routes CA requests now (sent to the CA as X-Puppet-HA-Epoch). */
+  readonly epoch: number;
   writeStarted(): void;
   writeEnded(): void;
 }
