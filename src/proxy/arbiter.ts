@@ -70,6 +70,11 @@ export interface ArbiterOptions {
    * when this proxy is not the controller any more or the state moved on. Default: store.save.
    */
   commit?: (next: ArbiterState, from: string, cause: TransitionCause) => Promise<void>;
+  /**
+   * Several proxies: runs after the promotion hooks (the serial advance). The commit holds CA writes
+   * cluster-wide; only now may the other proxies send them to the new active. Default: nothing.
+   */
+  promoted?: () => Promise<void>;
 }
 
 interface Waiter {
@@ -258,6 +263,7 @@ export class Arbiter implements CaRouter {
         this.opts.log?.error({ err, from, to, epoch: next.epoch }, "promotion hook failed");
       }
     }
+    await this.opts.promoted?.().catch((err: unknown) => this.opts.log?.error({ err, to, epoch: next.epoch }, "could not release the cluster-wide write hold of the promotion"));
     return { ...this.state };
   }
 
