@@ -64,7 +64,11 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
   const etcd = await startEtcdCluster(t, { size: 3 });
   const root = mkdtempSync(join(tmpdir(), "puppet-ha-chaos-"));
   let passed = false;
-  t.after(() => {
+  // Hooks run in the order registered: this one stops what writes into root (clients, proxies, the
+  // sync agent, registered below) before it removes root, or keeps root when the test failed.
+  const stoppers: (() => Promise<void> | void)[] = [];
+  t.after(async () => {
+    for (const stop of stoppers) await stop();
     if (passed) rmSync(root, { recursive: true, force: true });
     else process.stderr.write(`cluster chaos: proxy logs and cadirs kept in ${root}\n`);
   });
@@ -100,7 +104,8 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
   });
   const api = createServer(createSyncApi(sync, { tokenFile }));
   await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
-  t.after(async () => {
+  stoppers.push(async () => {
+    await Promise.all(proxies.map((p) => p.kill()));
     await sync.stop();
     api.closeAllConnections();
     await new Promise((r) => api.close(r));
@@ -116,8 +121,10 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
           listen: `127.0.0.1:${port}`, tls: pki().files,
           ca: { workers: (["ca1", "ca2"] as const).map((n) => ({ name: n, url: cas[n].url, sync: agentUrl })), crlRefresh: "1h", holdWrites: "3s", serialGap: 0x100 },
           masters: { workers: [{ name: master.name, url: master.url }] },
-          // A hung CA is declared down after >= 2 x 700 ms; a CA write times out after 1 s before that.
-          health: { interval: "300ms", timeout: "700ms", rise: 1, fall: 2 },
+          // A hung CA is declared down by active checks after >= 3 x 1.5 s, its CA writes time out after
+          // 1 s. Slower than the sync lag, even when this loaded machine stalls a process for a second:
+          // a CA declared down while it still had certificates to sync is the loss window (see above).
+          health: { interval: "500ms", timeout: "1500ms", rise: 1, fall: 3 },
           timeouts: { connect: "300ms", response: "1s", shutdown: "1s" },
           stateDir: join(root, `state-${i}`), accessLog: false,
           cluster: { name: `proxy-${i}`, clusterName: "chaos", etcd: { endpoints: etcd.endpoints }, ttl: "3s", loopWait: "500ms", retryTimeout: "1s" },
@@ -147,7 +154,7 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
   // Clients: CSR through one proxy, sign through the next, round robin over every proxy.
   const ops: ClientOp[] = [];
   let running = true;
-  t.after(() => {
+  stoppers.unshift(() => {
     running = false;
   });
   const op = async (client: string, p: ProxyChild, kind: ClientOp["kind"], certname: string): Promise<ClientOp> => {
@@ -230,7 +237,7 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
       if (r < 0.82) {
         c.pause();
         fault("stop CA", c.name);
-        later(ms, () => c.resume());
+        later(ms * 2, () => c.resume()); // 1-7 s: long enough, sometimes, for a failover
       } else {
         await c.kill();
         fault("kill CA", c.name);
@@ -261,10 +268,10 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
       await sleep(500); // the controller may still be checking the primary or pulling its cadir
     }
   }
-  const final = await converged((s) => s.every((x) => x.active === "ca1" && x.epoch === s[0]?.epoch), 15_000, `failback to ca1 (last answer: ${failback})`);
+  const final = await converged((s) => s.every((x) => x.epoch === s[0]?.epoch && x.active === s[0]?.active), 15_000, "every proxy on one CA state after the failback");
 
   const history = {
-    ops, writes, faults, finalActive: "ca1",
+    ops, writes, faults, finalActive: final[0]?.active ?? "?",
     cadirs: [finalCadir("ca1", dirs.ca1), finalCadir("ca2", dirs.ca2)],
   };
   const found = violations(history);
@@ -273,6 +280,7 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
   t.diagnostic(`faults ${faults.length} ${JSON.stringify(f.faults)}: ${faults.map((x) => `${x.kind} ${x.target}`).join("; ")}`);
   t.diagnostic(`violations = ${found.length}${found.length > 0 ? `: ${found.join("; ")}` : ""}`);
   assert.deepEqual(found, [], `seed ${SEED}`);
+  assert.equal(final[0]?.active, "ca1", `seed ${SEED}: failed back to the primary (last answer: ${failback})`);
   assert.ok(f.signedSeen > 0 && faults.length > 0, `seed ${SEED}: the run must sign certificates under faults`);
   passed = true;
 });
