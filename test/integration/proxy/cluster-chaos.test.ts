@@ -5,11 +5,7 @@
 // stops and resumes proxies, etcd members and CA workers. Then: heal, fail back (admin API), and the
 // checker (test/helpers/ca-history-checker.ts) asserts over the history and the final cadirs.
 // Replay a run with PUPPET_HA_CHAOS_SEED=<seed>; PUPPET_HA_CHAOS_MS sets the length of the fault phase.
-//
-// CA worker faults model the CA *process* dying or hanging (its cadir survives). A fault on the
-// active CA is injected only while its standby holds every certificate it signed: a crash inside
-// the sync lag is the documented loss window (the promotion records it; the returning primary
-// diverges and the failback guard stops for an operator), not something the proxies can prevent.
+// The faults (test/helpers/chaos-faults.ts) model a CA *process* dying or hanging, its cadir kept.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -24,11 +20,12 @@ import { httpArbiter, type ArbiterSource, type ArbiterState } from "../../../src
 import { syncSection } from "../../../src/sync/config.js";
 import { ArbiterError } from "../../../src/sync/errors.js";
 import { createSyncService } from "../../../src/sync/service.js";
-import { figures, parseInventory, violations, type CaWrite, type ClientOp, type Fault, type FinalCadir } from "../../helpers/ca-history-checker.js";
+import { figures, parseInventory, violations, type CaWrite, type ClientOp, type FinalCadir } from "../../helpers/ca-history-checker.js";
 import { FakeCadir } from "../../helpers/cadir.js";
-import { freePort, startEtcdCluster, type EtcdMember } from "../../helpers/etcd.js";
+import { freePort, startEtcdCluster } from "../../helpers/etcd.js";
 import { FakeCaWorker } from "../../helpers/fake-ca-worker.js";
 import { createTestCa } from "../../helpers/pki.js";
+import { FaultSchedule } from "../../helpers/chaos-faults.js";
 import { prng } from "../../helpers/prng.js";
 import { ProxyChild } from "../../helpers/proxy-child.js";
 import { fakeBackend, pki, until } from "./harness.js";
@@ -183,75 +180,11 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
   });
 
   // The fault schedule.
-  const faults: Fault[] = [];
-  const repairs = new Set<Promise<void>>();
-  const later = (ms: number, fix: () => Promise<void> | void) => {
-    const p: Promise<void> = sleep(ms).then(fix).finally(() => repairs.delete(p));
-    p.catch(() => undefined); // awaited (and failing the test) when healing
-    repairs.add(p);
-  };
-  const fault = (kind: string, target: string) => faults.push({ at: Date.now(), kind, target });
-  const pick = <T>(xs: T[]): T | undefined => xs[Math.floor(rand() * xs.length)];
-  const etcdDown = new Set<EtcdMember>();
-  const inSync = () => readFileSync(join(dirs.ca1, "inventory.txt"), "utf8") === readFileSync(join(dirs.ca2, "inventory.txt"), "utf8");
-  const end = Date.now() + RUN_MS;
-  while (Date.now() < end) {
-    await sleep(700 + rand() * 1300);
-    const r = rand();
-    const ms = Math.round(500 + rand() * 3000);
-    const serving = proxies.filter((p) => p.serving);
-    if (r < 0.2 && serving.length > 1) {
-      const p = pick(serving) as ProxyChild;
-      await p.kill();
-      fault("kill -9 proxy", p.name);
-      later(ms, () => p.restart());
-    } else if (r < 0.38 && serving.length > 1) {
-      const p = pick(serving) as ProxyChild;
-      p.pause();
-      fault("SIGSTOP proxy", p.name);
-      later(ms, () => p.resume());
-    } else if (r < 0.52 && etcdDown.size < 2) {
-      const m = pick(etcd.members.filter((x) => !etcdDown.has(x))) as EtcdMember;
-      m.pause();
-      etcdDown.add(m);
-      fault("SIGSTOP etcd", m.name);
-      later(ms, () => {
-        m.resume();
-        etcdDown.delete(m);
-      });
-    } else if (r < 0.64 && etcdDown.size < 2) {
-      const m = pick(etcd.members.filter((x) => !etcdDown.has(x))) as EtcdMember;
-      await m.kill();
-      etcdDown.add(m);
-      fault("kill -9 etcd", m.name);
-      later(ms, async () => {
-        await m.restart();
-        etcdDown.delete(m);
-      });
-    } else if (r >= 0.64) {
-      const up = Object.values(cas).filter((c) => c.running && !c.isPaused);
-      if (up.length < 2) continue; // one CA fault at a time
-      // Any CA while both cadirs hold the same certificates; else only the one that has fewer (the standby).
-      const fewer = up.sort((a, b) => readFileSync(join(a.dir, "inventory.txt")).length - readFileSync(join(b.dir, "inventory.txt")).length)[0] as FakeCaWorker;
-      const c = inSync() ? (pick(up) as FakeCaWorker) : fewer;
-      if (r < 0.82) {
-        c.pause();
-        fault("stop CA", c.name);
-        later(ms * 2, () => c.resume()); // 1-7 s: long enough, sometimes, for a failover
-      } else {
-        await c.kill();
-        fault("kill CA", c.name);
-        later(ms, () => c.restart());
-      }
-    }
-  }
+  const schedule = new FaultSchedule(rand, { proxies, etcd, cas: Object.values(cas) });
+  await schedule.run(RUN_MS);
 
   // Heal everything, let the clients see the healed cluster for a moment, then stop them.
-  await Promise.all([...repairs]);
-  for (const m of etcd.members) m.resume();
-  await Promise.all(etcd.members.map((m) => etcd.waitHealthy(m)));
-  for (const c of Object.values(cas)) c.resume();
-  for (const p of proxies) p.resume();
+  await schedule.heal();
   const healed = await converged((s) => s.every((x) => x.epoch === s[0]?.epoch && x.active === s[0]?.active), 30_000, "every proxy on one CA state after healing");
   await sleep(1000); // a last second of traffic on the healed cluster
   running = false;
@@ -271,11 +204,12 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
   const final = await converged((s) => s.every((x) => x.epoch === s[0]?.epoch && x.active === s[0]?.active), 15_000, "every proxy on one CA state after the failback");
 
   const history = {
-    ops, writes, faults, finalActive: final[0]?.active ?? "?",
+    ops, writes, faults: schedule.faults, finalActive: final[0]?.active ?? "?",
     cadirs: [finalCadir("ca1", dirs.ca1), finalCadir("ca2", dirs.ca2)],
   };
   const found = violations(history);
   const f = figures(history);
+  const faults = schedule.faults;
   t.diagnostic(`seed ${SEED}: ${f.operations} operations ${JSON.stringify(f.byResult)}, ${f.signedSeen} certificates seen signed, CA writes ${JSON.stringify(f.caWrites)}, epochs ${f.epochs.join(",")} (final ${final[0]?.epoch}), failback: ${failback}`);
   t.diagnostic(`faults ${faults.length} ${JSON.stringify(f.faults)}: ${faults.map((x) => `${x.kind} ${x.target}`).join("; ")}`);
   t.diagnostic(`violations = ${found.length}${found.length > 0 ? `: ${found.join("; ")}` : ""}`);
