@@ -14,6 +14,7 @@ import { createBenchPki } from "./lib/pki.js";
 import { installTeardown, stopAll } from "./lib/procs.js";
 import { markdown, writeJson } from "./lib/report.js";
 import { agents } from "./scenarios/agents.js";
+import { cluster } from "./scenarios/cluster.js";
 import { failover } from "./scenarios/failover.js";
 import { syncLag } from "./scenarios/sync-lag.js";
 import { syncScale } from "./scenarios/sync-scale.js";
@@ -22,9 +23,9 @@ import { twitch } from "./scenarios/twitch.js";
 import { fleetBroker } from "./scenarios/fleet-broker.js";
 
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
-  throughput, failover, sync: syncLag, "sync-scale": syncScale, agents, twitch, "fleet-broker": fleetBroker,
+  throughput, failover, cluster, sync: syncLag, "sync-scale": syncScale, agents, twitch, "fleet-broker": fleetBroker,
 };
-const ORDER = ["throughput", "failover", "sync", "sync-scale", "twitch", "fleet-broker", "agents"];
+const ORDER = ["throughput", "failover", "cluster", "sync", "sync-scale", "twitch", "fleet-broker", "agents"];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -12,7 +12,7 @@ import type { Dispatcher } from "undici";
 import { BadRequestError, ClientLimitError, NoHealthyBackendError, UpstreamError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
 import type { Admission } from "./admission.js";
 import type { CaRouter } from "./control/ca-router.js";
-import { forwardHeaders, identityOf, responseHeaders, type Identity } from "./identity.js";
+import { EPOCH_HEADER, forwardHeaders, identityOf, responseHeaders, type Identity } from "./identity.js";
 import type { Backend, BackendPool } from "./pool.js";
 import { chargesBudget, marksDown, shouldRetry, statusFor, type FailureKind } from "./retry.js";
 import { replyError, statusOf } from "./respond.js";
@@ -257,7 +257,9 @@ export class Exchange implements Waiting {
     // this timer bounds the wait for a free connection, which is never the backend's failure.
     attemptDeadlines.add(this, this.ctx.timeouts.queue + this.ctx.timeouts.connect);
     if (this.idempotent || this.route.caWrite) b.waiting.add(this);
-    b.dispatcher.dispatch({ method: this.req.method ?? "GET", path: this.route.target, headers: this.headers, body }, attempt);
+    // A CA request carries the epoch it was routed by (design: everything acting on CA data carries its epoch).
+    const headers = this.route.pool === "ca" ? [...this.headers, EPOCH_HEADER, String(this.ctx.arbiter.epoch)] : this.headers;
+    b.dispatcher.dispatch({ method: this.req.method ?? "GET", path: this.route.target, headers, body }, attempt);
   }
 
   /** The upstream socket is connected (new or reused): switch to the response timer. */

@@ -69,9 +69,13 @@ export function identityOf(socket: unknown): Identity | undefined {
   return (socket as Tagged)[kIdentity];
 }
 
+/** Sent with every CA request: the epoch the proxy routed it by. Never taken from the client. */
+export const EPOCH_HEADER = "X-Puppet-HA-Epoch";
+
+/** Not forwarded: hop-by-hop, and the headers the proxy sets itself. */
 const HOP_BY_HOP = new Set([
   "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
-  "proxy-authorization", "proxy-authenticate", "x-forwarded-for", "x-forwarded-proto", "expect",
+  "proxy-authorization", "proxy-authenticate", "x-forwarded-for", "x-forwarded-proto", "expect", "x-puppet-ha-epoch",
 ]);
 
 /** True for any spelling of an X-Client-* header name (any case, `_` for `-`). */

@@ -101,7 +101,7 @@ export class ProxyServer implements ProxySnapshotSource {
       isUsable: (n) => { const b = this.ca.get(n); return b !== undefined && usable(b); },
       isPromotable: (n) => { const b = this.ca.get(n); return b?.state === "up" && !b.drained; },
       holdMs: c.ca.holdWrites, scheduler: sched, log: this.log,
-      ...(cluster ? { decides: () => cluster.decides() } : {}),
+      ...(cluster ? { decides: () => cluster.decides(), promoted: () => cluster.promoted() } : {}),
     }, statePath);
     cluster?.attach(this.arbiter);
     this.router = cluster

@@ -40,7 +40,7 @@ interface Ctx {
   after(fn: () => unknown): void;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   // etcd cannot listen on port 0 and advertise the port it got: ask the kernel for one first.
   return new Promise((resolve, reject) => {
     const s = createServer();

@@ -51,6 +51,11 @@ export interface ArbiterOptions {
    * proxy that may not decide never fails over by itself; it adopts states through observe().
    */
   decides?: () => boolean;
+  /**
+   * Several proxies: runs after the promotion hooks (the serial advance). The commit holds CA writes
+   * cluster-wide; only now may the other proxies send them to the new active. Default: nothing.
+   */
+  promoted?: () => Promise<void>;
 }
 
 interface Waiter {
@@ -233,6 +238,7 @@ export class Arbiter implements CaRouter {
         this.opts.log?.error({ err, from, to, epoch: next.epoch }, "promotion hook failed");
       }
     }
+    await this.opts.promoted?.().catch((err: unknown) => this.opts.log?.error({ err, to, epoch: next.epoch }, "could not release the cluster-wide write hold of the promotion"));
     return { ...this.state };
   }
 

@@ -8,6 +8,8 @@
  */
 export interface CaRouter {
   acquire(write: boolean): string | Promise<string>;
+  /** The epoch of the state that routes CA requests now (sent to the CA as X-Puppet-HA-Epoch). */
+  readonly epoch: number;
   writeStarted(): void;
   writeEnded(): void;
 }

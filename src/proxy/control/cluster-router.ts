@@ -29,6 +29,11 @@ export class ClusterCaRouter implements CaRouter {
 
   constructor(private readonly o: ClusterRouterOptions) {}
 
+  /** The follower's epoch: a request is only let go where the follower's state routes it. */
+  get epoch(): number {
+    return this.o.follower.state?.epoch ?? this.o.arbiter.epoch;
+  }
+
   acquire(write: boolean): string | Promise<string> {
     const r = this.o.follower.route(write);
     if (r.kind === "refuse") throw new NoHealthyBackendError("ca", r.reason, r.retryAfterS);

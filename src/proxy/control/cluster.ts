@@ -61,6 +61,8 @@ export class ProxyCluster {
   private arbiter: Arbiter | undefined;
   private readonly counters = { leaseRenewals: 0, leaseRenewalFailures: 0, controllerChanges: 0, viewDeadlineMisses: 0 };
   private pastDeadline = false;
+  /** The write hold of the controller's last commit, until promoted() releases it. */
+  private promotionHold: string | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly o: ProxyClusterOptions) {
@@ -152,14 +154,36 @@ export class ProxyCluster {
     return { initial: { epoch: 0, active: this.o.workers[0] as string }, commit: (next) => this.commit(next) };
   }
 
-  /** Arbiter commit: the controller's compare-and-set of a change of active CA, applied here at once. */
+  /**
+   * Arbiter commit: the controller's compare-and-set of a change of active CA, applied here at once.
+   * It carries a write hold: no proxy sends a CA write to the new active before the promotion hooks
+   * (the serial gap) have run here and promoted() released it.
+   */
   async commit(next: CaState): Promise<void> {
     const prev = await this.member.store.read();
     if (!prev || prev.state.epoch !== next.epoch - 1 || prev.state.active !== next.change?.from) {
       throw new StaleStateError(prev?.revision ?? 0, prev?.revision ?? 0);
     }
-    const stored = await this.member.store.compareAndSet(prev, next);
+    const hold = { id: `promotion-${randomUUID()}`, target: next.active, since: this.o.scheduler.now() };
+    const stored = await this.member.store.compareAndSet(prev, { ...next, hold });
+    this.promotionHold = hold.id;
     this.member.follower.apply(stored);
+  }
+
+  /** After the promotion hooks: release the commit's write hold (a successor clears it otherwise). */
+  async promoted(): Promise<void> {
+    const id = this.promotionHold;
+    this.promotionHold = undefined;
+    if (id !== undefined) await this.releaseHold(id);
+  }
+
+  /** Remove the write hold `id` from the CA state, if it is still there. */
+  private async releaseHold(id: string): Promise<void> {
+    const { store, follower } = this.member;
+    const cur = await store.read();
+    if (cur?.state.hold?.id !== id) return;
+    const { hold: _released, ...rest } = cur.state;
+    follower.apply(await store.compareAndSet(cur, rest));
   }
 
   /** The live members (a linearizable read of the registry). */
@@ -180,12 +204,7 @@ export class ProxyCluster {
     const id = randomUUID();
     const started = this.o.scheduler.now();
     follower.apply(await store.compareAndSet(prev, { ...prev.state, hold: { id, target, since: started } }));
-    const release = async () => {
-      const cur = await store.read();
-      if (cur?.state.hold?.id !== id) return;
-      const { hold: _released, ...rest } = cur.state;
-      follower.apply(await store.compareAndSet(cur, rest));
-    };
+    const release = () => this.releaseHold(id);
     try {
       for (;;) {
         const ack = holdAcknowledged(await this.members(), id);

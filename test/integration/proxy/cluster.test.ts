@@ -243,6 +243,38 @@ test("drain and enable on any proxy take effect on every proxy", async (t) => {
   await until(() => a.proxy.masters.get("m1")?.drained === false, 3000, "m1 enabled on the first proxy");
 });
 
+// Found by the cluster chaos test (seed 11): a follower sent a CSR to the promoted CA before the
+// controller had advanced its serial, so the new active issued a serial the old one had issued too.
+test("failover: no proxy sends a CA write to the promoted CA before the controller advanced its serial", async (t) => {
+  const c = await startCluster(t, 2);
+  await until(() => controllers(c).length === 1, 10_000, "one controller");
+  const ctl = controllers(c)[0] as ProxyRuntime;
+  const follower = c.proxies.find((p) => p !== ctl) as ProxyRuntime;
+  let writesBeforeAdvance: number | undefined;
+  let write: Promise<{ status: number }> | undefined;
+  (ctl as unknown as { peers: Map<string, unknown> }).peers.set("ca2", {
+    where: "test",
+    pull: () => Promise.reject(new Error("not used")),
+    status: () => Promise.resolve(undefined),
+    // The serial advance of the promotion: a CSR reaches the follower once it applied epoch 2.
+    advanceSerial: async () => {
+      await until(() => follower.proxy.arbiter.epoch === 2, 1500, "the follower on epoch 2");
+      write = csr(follower.proxy.address.port, "during-promotion");
+      // Long enough for the follower to forward it (a few ms on loopback) were it not held.
+      await new Promise((r) => setTimeout(r, 300));
+      writesBeforeAdvance = c.writesAt.ca2?.length;
+      return { before: "0002", after: "0102", epoch: 2 };
+    },
+  });
+  c.ca1.healthy = false;
+  await until(() => writesBeforeAdvance !== undefined, 10_000, "the serial advance");
+  assert.equal(writesBeforeAdvance, 0, "no CA write reached ca2 before its serial was advanced");
+  assert.equal((await write)?.status, 200, "the held write went to ca2 after the advance");
+  assert.equal(c.writesAt.ca2?.length, 1);
+  const s = await ctl.proxy.cluster?.member.store.read();
+  assert.deepEqual([s?.state.epoch, s?.state.active, s?.state.hold], [2, "ca2", undefined], "the promotion's write hold was released");
+});
+
 function adminGet(p: ProxyRuntime, path: string): Promise<string> {
   return adminCall(p, "GET", path).then((a) => a.text);
 }
