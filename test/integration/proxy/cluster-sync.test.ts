@@ -37,6 +37,8 @@ test("scheduled in-process sync passes run on the controller only, and follow th
   const master = await fakeBackend(t, "m1");
   const cadir = new FakeCadir(createTestCa("cluster-sync"));
   cadir.sign("node1");
+  /** The sync service's cron tasks: incremental passes (sync.schedule) and the full verification (sync.verify). */
+  const SYNC_TASKS = 2;
   const proxies: { name: string; rt: ProxyRuntime; cron: ReturnType<typeof manualCron>; scheduled: () => number }[] = [];
   for (const name of ["proxy-1", "proxy-2"]) {
     const dir1 = cadir.writeTo(join(root, name, "ca1"));
@@ -66,7 +68,7 @@ test("scheduled in-process sync passes run on the controller only, and follow th
   await until(() => controller().length === 1, 15_000, "one controller");
   const first = controller()[0] as (typeof proxies)[number];
   const other = proxies.find((p) => p !== first) as (typeof proxies)[number];
-  assert.equal(first.cron.live.size, 1, "the controller has its scheduled task");
+  assert.equal(first.cron.live.size, SYNC_TASKS, "the controller has its scheduled tasks (sync.schedule, sync.verify)");
   assert.equal(other.cron.live.size, 0, "a follower has none");
   await until(() => first.scheduled() >= 1, 15_000, "the new controller's catch-up pass");
 
@@ -80,7 +82,7 @@ test("scheduled in-process sync passes run on the controller only, and follow th
   await first.rt.proxy.cluster?.stop({ release: true });
   await until(() => other.rt.proxy.cluster?.decides() === true, 15_000, "the other proxy elected");
   assert.equal(first.cron.live.size, 0, "a proxy that stepped down has no scheduled task");
-  assert.equal(other.cron.live.size, 1, "the new controller has one");
+  assert.equal(other.cron.live.size, SYNC_TASKS, "the new controller has them");
   await until(() => other.scheduled() >= 1, 15_000, "the new controller's catch-up pass");
   const after = first.scheduled();
   first.cron.tick();
