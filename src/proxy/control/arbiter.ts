@@ -231,15 +231,28 @@ export class Arbiter implements CaRouter {
     else if (this.lastChange) this.lastChange.reason = detail;
     this.opts.log?.warn({ from, to, epoch: next.epoch, cause, detail }, "active CA changed");
     this.drain(); // reads go to the new active at once; writes stay held until the step ends
-    for (const hook of this.hooks) {
-      try {
-        await hook({ from, to, epoch: next.epoch, cause, detail });
-      } catch (err) {
-        this.opts.log?.error({ err, from, to, epoch: next.epoch }, "promotion hook failed");
-      }
-    }
+    await this.runHooks({ from, to, epoch: next.epoch, cause, detail });
     await this.opts.promoted?.().catch((err: unknown) => this.opts.log?.error({ err, to, epoch: next.epoch }, "could not release the cluster-wide write hold of the promotion"));
     return { ...this.state };
+  }
+
+  /**
+   * A new controller finishing a predecessor's promotion (it died before its hooks ran): the hooks
+   * run for that transition, while the cluster-wide write hold still keeps CA writes away.
+   */
+  async resumePromotion(event: PromotionEvent): Promise<void> {
+    this.opts.log?.warn({ from: event.from, to: event.to, epoch: event.epoch }, "resuming the promotion steps of the previous controller");
+    await this.runHooks(event);
+  }
+
+  private async runHooks(event: PromotionEvent): Promise<void> {
+    for (const hook of this.hooks) {
+      try {
+        await hook(event);
+      } catch (err) {
+        this.opts.log?.error({ err, from: event.from, to: event.to, epoch: event.epoch }, "promotion hook failed");
+      }
+    }
   }
 
   /** Admin action: make `to` active under the write hold. */

@@ -14,8 +14,11 @@ import { EtcdClient, type EtcdTls } from "./etcd.js";
 import { ClusterDrains } from "./drains.js";
 import { ClusterMember } from "./member.js";
 import { holdAcknowledged, membersPrefix, parseMember, type MemberRecord } from "./members.js";
-import type { CaState } from "./store.js";
+import type { CaState, StoredState } from "./store.js";
 import type { LeaseTiming } from "./timing.js";
+
+/** The id prefix of the write hold a failover's commit carries until its promotion steps ran. */
+const PROMOTION_HOLD = "promotion-";
 
 export interface ProxyClusterOptions {
   config: ClusterConfig;
@@ -74,6 +77,7 @@ export class ProxyCluster {
       client: this.client, name: c.name, prefix: c.prefix, timing: this.timing, adminUrl: o.adminUrl, workers: o.workers,
       // A refused CA write may go through once etcd answers again or a new controller is in place.
       retryAfterS: Math.ceil(c.ttl / 1000), scheduler: o.scheduler, log: o.log,
+      beforeOrphanRelease: (s) => this.resumePromotion(s),
     });
     this.drains = new ClusterDrains({
       client: this.client, prefix: c.prefix, periodMs: c.loopWait, scheduler: o.scheduler, apply: (names) => o.applyDrained(names),
@@ -164,7 +168,7 @@ export class ProxyCluster {
     if (!prev || prev.state.epoch !== next.epoch - 1 || prev.state.active !== next.change?.from) {
       throw new StaleStateError(prev?.revision ?? 0, prev?.revision ?? 0);
     }
-    const hold = { id: `promotion-${randomUUID()}`, target: next.active, since: this.o.scheduler.now() };
+    const hold = { id: `${PROMOTION_HOLD}${randomUUID()}`, target: next.active, since: this.o.scheduler.now() };
     const stored = await this.member.store.compareAndSet(prev, { ...next, hold });
     this.promotionHold = hold.id;
     this.member.follower.apply(stored);
@@ -175,6 +179,17 @@ export class ProxyCluster {
     const id = this.promotionHold;
     this.promotionHold = undefined;
     if (id !== undefined) await this.releaseHold(id);
+  }
+
+  /**
+   * A predecessor died between committing a promotion (with its write hold) and releasing it: its
+   * promotion steps (the serial advance) may not have run, so run them here before the hold goes.
+   * Repeating them is safe: a serial advance moves the serial forward only.
+   */
+  private async resumePromotion(s: StoredState): Promise<void> {
+    const { hold, change } = s.state;
+    if (!hold?.id.startsWith(PROMOTION_HOLD) || !change || !this.arbiter) return;
+    await this.arbiter.resumePromotion({ from: change.from, to: s.state.active, epoch: s.state.epoch, cause: change.cause, detail: "promotion resumed by the new controller" });
   }
 
   /** Remove the write hold `id` from the CA state, if it is still there. */

@@ -6,6 +6,7 @@ import { realScheduler, type Scheduler } from "../scheduler.js";
 import { Election } from "./election.js";
 import type { EtcdClient } from "./etcd.js";
 import { EtcdCaStateStore, controllerKey } from "./etcd-store.js";
+import type { StoredState } from "./store.js";
 import { clearOrphanHold } from "./failback-hold.js";
 import { Follower } from "./follower.js";
 import { MemberRegistry } from "./members.js";
@@ -23,6 +24,11 @@ export interface ClusterMemberOptions {
   retryAfterS: number;
   scheduler?: Scheduler;
   log?: Logger;
+  /**
+   * Runs on election, before a predecessor's write hold is released: a hold left by a promotion
+   * (its serial advance may not have run) is finished here first. Default: nothing.
+   */
+  beforeOrphanRelease?: (s: StoredState) => Promise<void>;
 }
 
 export class ClusterMember {
@@ -73,9 +79,17 @@ export class ClusterMember {
     });
     this.election.on((e) => {
       if (e.kind !== "elected") return;
-      // A predecessor that died mid-failback left its hold: release it, stay on the current active.
-      clearOrphanHold(this.store).catch((err: unknown) => opts.log?.warn({ err }, "could not clear a failback hold left by the previous controller"));
+      // A predecessor that died mid-failback or mid-promotion left its hold: finish the promotion's
+      // steps (the serial advance) if it was one, then release it and stay on the current active.
+      void this.resolveOrphanHold().catch((err: unknown) => opts.log?.warn({ err }, "could not clear a write hold left by the previous controller"));
     });
+  }
+
+  private async resolveOrphanHold(): Promise<void> {
+    const s = await this.store.read();
+    if (!s?.state.hold) return;
+    await this.opts.beforeOrphanRelease?.(s);
+    await clearOrphanHold(this.store);
   }
 
   start(): void {

@@ -275,6 +275,43 @@ test("failover: no proxy sends a CA write to the promoted CA before the controll
   assert.deepEqual([s?.state.epoch, s?.state.active, s?.state.hold], [2, "ca2", undefined], "the promotion's write hold was released");
 });
 
+// Regression: a controller dying between its failover commit (which carries a write hold) and its
+// serial advance left a successor that released the hold without the advance.
+test("a controller that dies mid-promotion: its successor runs the serial advance before it releases the write hold", async (t) => {
+  const c = await startCluster(t, 2);
+  await until(() => controllers(c).length === 1, 10_000, "one controller");
+  const ctl = controllers(c)[0] as ProxyRuntime;
+  const successor = c.proxies.find((p) => p !== ctl) as ProxyRuntime;
+  let started = false;
+  const peer = (advanceSerial: () => Promise<{ before: string; after: string; epoch: number }>) =>
+    ({ where: "test", pull: () => Promise.reject(new Error("not used")), status: () => Promise.resolve(undefined), advanceSerial });
+  // The controller's advance never ends: it "dies" in the middle of it.
+  (ctl as unknown as { peers: Map<string, unknown> }).peers.set("ca2", peer(() => {
+    started = true;
+    return new Promise(() => undefined);
+  }));
+  let holdDuringAdvance: string | undefined;
+  let advances = 0;
+  (successor as unknown as { peers: Map<string, unknown> }).peers.set("ca2", peer(async () => {
+    holdDuringAdvance = (await successor.proxy.cluster?.member.store.read())?.state.hold?.id;
+    advances++;
+    return { before: "0002", after: "0102", epoch: 2 };
+  }));
+  c.ca1.healthy = false;
+  await until(() => started, 10_000, "the controller's serial advance");
+  await ctl.proxy.cluster?.stop({ release: false }); // as after kill -9: its lease expires
+  void ctl.stop(0);
+  await until(() => successor.proxy.cluster?.decides() === true, 10_000, "the successor elected");
+  await until(() => advances > 0, 10_000, "the successor's serial advance");
+  assert.match(holdDuringAdvance ?? "", /^promotion-/, "CA writes were still held cluster-wide while the successor advanced the serial");
+  let s = await successor.proxy.cluster?.member.store.read();
+  for (const end = Date.now() + 10_000; s?.state.hold !== undefined && Date.now() < end; s = await successor.proxy.cluster?.member.store.read()) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(s?.state.hold, undefined, "the hold was released after the advance");
+  assert.deepEqual([s?.state.epoch, s?.state.active, advances], [2, "ca2", 1]);
+});
+
 function adminGet(p: ProxyRuntime, path: string): Promise<string> {
   return adminCall(p, "GET", path).then((a) => a.text);
 }
