@@ -1,4 +1,5 @@
 // The whole config file: one section per part, cross-section rules, and the resulting type.
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { proxySection } from "../proxy/config.js";
 import { clusterSection } from "../proxy/control/config.js";
@@ -14,13 +15,23 @@ export const logSection = z.strictObject({
 
 export const configSchema = z.strictObject({
   // proxy.cluster (several proxies, one CA decision in etcd) lives with the control plane.
-  proxy: proxySection.extend({ cluster: clusterSection.optional() }).optional(),
+  proxy: proxySection.extend({
+    cluster: clusterSection.optional(),
+    /**
+     * Data-plane worker processes sharing the listener (src/proxy/workers/); the primary keeps the
+     * one CA decision. Default: one per core; 1 with proxy.cluster (several workers not supported there yet).
+     */
+    workers: z.number({ error: "must be a whole number >= 1" }).int({ error: "must be a whole number >= 1" }).min(1, { error: "must be a whole number >= 1" }).optional(),
+  }).transform((p) => ({ ...p, workers: p.workers ?? (p.cluster ? 1 : availableParallelism()) })).optional(),
   admin: adminSection,
   sync: syncSection.optional(),
   twitch: twitchSection.optional(),
   fleet: fleetSection.optional(),
   log: logSection,
 }).superRefine((cfg, ctx) => {
+  if (cfg.proxy?.cluster && cfg.proxy.workers > 1) {
+    ctx.addIssue({ code: "custom", path: ["proxy", "workers"], message: "several workers with proxy.cluster are not supported yet: set workers: 1" });
+  }
   if (cfg.sync?.writeInto) {
     cfg.sync.writeInto.forEach((n, i) => {
       if (!(n in (cfg.sync?.cadirs ?? {}))) {

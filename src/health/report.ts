@@ -68,6 +68,17 @@ export interface HealthReport {
   events: { at: string; kind: string; message: string }[];
   /** With proxy.cluster only: the cluster as this proxy sees it. */
   cluster?: ClusterReport;
+  /** With proxy.workers > 1 only: the data-plane worker processes (their numbers are summed into pools). */
+  workers?: WorkersReport;
+}
+
+export interface WorkersReport {
+  configured: number;
+  /** Workers listening now. */
+  running: number;
+  /** Workers started again after one died. */
+  restarts: number;
+  list: { id: number; pid: number; since: string; listening: boolean; answered: boolean; appliedEpoch: number; caWritesInFlight: number; connections: number }[];
 }
 
 /** One proxy of a cluster, from its record in etcd. */

@@ -88,6 +88,7 @@ export class ProxyRuntime {
       finalTimeoutMs: () => Math.max(500, (this.config.proxy?.ca.holdWrites ?? 10_000) - 500),
       events: proxy.events, log: this.log, scheduler: sched,
       ...(proxy.cluster ? clusterFailback(proxy.cluster) : {}),
+      ...(o.plane?.role === "primary" && !proxy.cluster ? { quiesce: o.plane.quiesce.bind(o.plane) } : {}),
     });
     proxy.arbiter.onPromotion((e) => {
       this.sync?.noteEpoch(e.epoch);
@@ -121,8 +122,9 @@ export class ProxyRuntime {
     try {
       rt = new ProxyRuntime(o, proxy);
       const source = rt.source();
+      const plane = o.plane?.role === "primary" ? o.plane : undefined;
       const app = createAdminApp({
-        getReport: () => healthReport(source), actions: proxyActions(source), events: proxy.events, metrics: proxy.metrics,
+        getReport: plane ? () => plane.report(healthReport(source)) : () => healthReport(source), actions: proxyActions(source), events: proxy.events, metrics: proxy.metrics,
         tokenFile: o.config.admin.tokenFile, version: VERSION, logger: o.log.child({ part: "admin" }),
       });
       rt.admin = await listenAdmin(app, o.config.admin);

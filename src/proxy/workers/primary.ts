@@ -1,0 +1,298 @@
+// The primary process of `puppet-ha proxy` with proxy.workers > 1: forks the data-plane workers
+// (node:cluster: one listener shared by all), restarts a dead one with backoff, and keeps every
+// worker on its one CA decision: a new active CA is applied by every worker before by the arbiter.
+import cluster, { type Worker } from "node:cluster";
+import { randomUUID } from "node:crypto";
+import type { Config } from "../../config/schema.js";
+import { HoldNotAcknowledgedError } from "../../errors.js";
+import { EventKind } from "../../health/events.js";
+import type { HealthCore } from "../../health/health-status.js";
+import { withWorkers, type WorkerSnapshot } from "../../health/workers.js";
+import type { Logger } from "../../log.js";
+import { passiveFailure } from "../health-check.js";
+import type { ProxyRuntime } from "../runtime.js";
+import type { ArbiterState } from "../state-store.js";
+import { parseToPrimary, type BackendLine, type ToPrimary, type ToWorker, type WorkerCaState } from "./messages.js";
+import type { PrimaryPlane } from "./plane.js";
+
+type Stats = Extract<ToPrimary, { type: "stats" }>;
+
+interface Member {
+  worker: Worker;
+  pid: number;
+  since: number;
+  /** Sent "init": from then on it gets every broadcast and is waited for. */
+  initialized: boolean;
+  listening: boolean;
+  applied: { revision: number; epoch: number; inFlight: number; holdAck: string | null };
+}
+
+export interface WorkerPoolOptions {
+  count: number;
+  log: Logger;
+  /** How long every worker has to apply a new active CA; a worker that has not is killed (and restarted). */
+  commitTimeoutMs?: number;
+  /** How long /health and /metrics wait for a worker's numbers. */
+  statsTimeoutMs?: number;
+}
+
+export class WorkerPool implements PrimaryPlane {
+  readonly role = "primary" as const;
+  private rt: ProxyRuntime | undefined;
+  private config: Config | undefined;
+  private state: WorkerCaState = { epoch: 1, active: "(none)" };
+  private revision = 0;
+  private readonly members = new Map<number, Member>();
+  private restarts = 0;
+  private failures = 0;
+  private stopping = false;
+  private readonly waiters = new Set<() => void>();
+  private statsSeq = 0;
+  private readonly pendingStats = new Map<number, (m: Member, s: Stats) => void>();
+  private lastStats: { at: number; stats: Stats[] } | undefined;
+  private lastBackends = "";
+  private timer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly o: WorkerPoolOptions) {
+    this.log = o.log.child({ part: "workers" });
+  }
+
+  /** Fork the workers; call once the runtime (control plane, admin listener) is up. */
+  start(rt: ProxyRuntime, config: Config): void {
+    this.rt = rt;
+    this.config = config;
+    const { proxy } = rt;
+    this.state = { epoch: proxy.arbiter.epoch, active: proxy.arbiter.active };
+    // The last promotion hook: the serial gap is advanced, writes may go to the new active.
+    proxy.arbiter.onPromotion((e) => {
+      if (this.state.hold?.id === promotionHold(e.epoch)) this.setState({ epoch: e.epoch, active: e.to });
+    });
+    for (const pool of [proxy.ca, proxy.masters]) pool.onChange(() => this.sendBackends());
+    // Drains and reloaded masters change no state event: compare the table a few times a second.
+    this.timer = setInterval(() => this.sendBackends(), 250);
+    proxy.events.onRecord((e) => {
+      if (e.kind === EventKind.crlReload) this.broadcast({ type: "crl", pem: proxy.tls.crl.pem, source: proxy.tls.crl.source });
+    });
+    proxy.metrics.addSource(() => this.workerMetrics());
+    cluster.setupPrimary({ serialization: "advanced" });
+    for (let i = 0; i < this.o.count; i++) this.fork();
+  }
+
+  private fork(): void {
+    const worker = cluster.fork();
+    const m: Member = { worker, pid: worker.process.pid ?? 0, since: Date.now(), initialized: false, listening: false, applied: { revision: -1, epoch: 0, inFlight: 0, holdAck: null } };
+    this.members.set(worker.id, m);
+    worker.on("message", (raw: unknown) => this.received(m, raw));
+    worker.on("exit", (code: number | null, signal: string | null) => this.exited(m, code, signal));
+  }
+
+  private received(m: Member, raw: unknown): void {
+    let msg: ToPrimary;
+    try {
+      msg = parseToPrimary(raw, String(m.worker.id));
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "message from a worker refused");
+      return;
+    }
+    const proxy = this.rt?.proxy;
+    switch (msg.type) {
+      case "ready":
+        if (this.stopping) {
+          m.worker.process.kill("SIGTERM"); // started too late: nothing to serve any more
+          return;
+        }
+        m.initialized = true;
+        this.send(m, this.init());
+        return;
+      case "listening":
+        m.listening = true;
+        this.log.info({ worker: m.worker.id, pid: m.pid, port: msg.port }, "worker listening");
+        return;
+      case "applied":
+        m.applied = { revision: msg.revision, epoch: msg.epoch, inFlight: msg.inFlight, holdAck: msg.holdAck };
+        for (const w of [...this.waiters]) w();
+        return;
+      case "passive": {
+        const pool = msg.pool === "ca" ? proxy?.ca : proxy?.masters;
+        const b = pool?.get(msg.backend);
+        if (pool && b) passiveFailure(pool, b, msg.reason);
+        return;
+      }
+      case "revoked":
+        void proxy?.refreshCrl();
+        return;
+      case "reloaded":
+        if (!msg.ok) this.log.error({ worker: m.worker.id, err: msg.error }, "worker refused the reloaded config; it keeps its running config");
+        return;
+      case "stats":
+        this.pendingStats.get(msg.id)?.(m, msg);
+    }
+  }
+
+  private exited(m: Member, code: number | null, signal: string | null): void {
+    this.members.delete(m.worker.id);
+    for (const w of [...this.waiters]) w();
+    if (this.stopping) return;
+    // Backoff for a worker that keeps dying; one that ran a while starts again at once.
+    this.failures = Date.now() - m.since > 30_000 ? 1 : this.failures + 1;
+    const delay = Math.min(30_000, 100 * 2 ** (this.failures - 1));
+    this.restarts++;
+    const how = signal ?? `exit code ${String(code)}`;
+    this.log.error({ worker: m.worker.id, pid: m.pid, how, restartInMs: delay }, "worker died; starting another");
+    this.rt?.proxy.events.record("worker", `worker ${m.worker.id} (pid ${m.pid}) died (${how}); another starts in ${delay} ms`);
+    setTimeout(() => {
+      if (!this.stopping) this.fork();
+    }, delay).unref();
+  }
+
+  private init(): ToWorker {
+    const proxy = this.rt?.proxy;
+    return {
+      type: "init", config: this.config as unknown as Extract<ToWorker, { type: "init" }>["config"], state: this.state, revision: this.revision,
+      backends: this.backendLines(), crl: { pem: proxy?.tls.crl.pem ?? "", source: proxy?.tls.crl.source ?? "" },
+    };
+  }
+
+  private send(m: Member, msg: ToWorker): void {
+    try {
+      if (m.worker.isConnected()) m.worker.send(msg);
+    } catch (err) {
+      this.log.warn({ worker: m.worker.id, err: (err as Error).message }, "cannot reach a worker");
+    }
+  }
+
+  private broadcast(msg: ToWorker): void {
+    for (const m of this.members.values()) if (m.initialized) this.send(m, msg);
+  }
+
+  private setState(next: WorkerCaState): number {
+    this.state = next;
+    this.revision++;
+    this.broadcast({ type: "state", state: next, revision: this.revision });
+    return this.revision;
+  }
+
+  private backendLines(): BackendLine[] {
+    const proxy = this.rt?.proxy;
+    if (!proxy) return [];
+    return [...proxy.ca.backends, ...proxy.masters.backends].map((b) => ({
+      pool: b.pool === "ca" ? "ca" as const : "masters" as const, name: b.name, state: b.state, reason: b.reason, drained: b.drained,
+    }));
+  }
+
+  private sendBackends(): void {
+    const lines = this.backendLines();
+    const key = JSON.stringify(lines);
+    if (key === this.lastBackends) return;
+    this.lastBackends = key;
+    this.broadcast({ type: "backends", backends: lines });
+  }
+
+  /** Resolves with the initialized workers for which `done` does not hold after ms (none: all done). */
+  private waitFor(done: (m: Member) => boolean, ms: number): Promise<Member[]> {
+    return new Promise((resolve) => {
+      const left = () => [...this.members.values()].filter((m) => m.initialized && !done(m));
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(left());
+      };
+      const check = () => {
+        if (left().length === 0) finish();
+      };
+      const timer = setTimeout(finish, ms);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  async commit(next: ArbiterState): Promise<void> {
+    const revision = this.setState({ epoch: next.epoch, active: next.active, hold: { id: promotionHold(next.epoch), target: next.active, since: Date.now() } });
+    const late = await this.waitFor((m) => m.applied.revision >= revision, this.o.commitTimeoutMs ?? 2000);
+    for (const m of late) {
+      // It may still route by the old epoch: it must not forward another CA write. Its successor starts on the new state.
+      this.log.error({ worker: m.worker.id, pid: m.pid, epoch: next.epoch }, "worker did not apply the new CA state in time: killed");
+      m.worker.process.kill("SIGKILL");
+    }
+  }
+
+  async quiesce(target: string, ms: number): Promise<() => Promise<void>> {
+    const id = randomUUID();
+    const { hold: _previous, ...current } = this.state;
+    this.setState({ ...current, hold: { id, target, since: Date.now() } });
+    const release = () => {
+      if (this.state.hold?.id === id) {
+        const { hold: _released, ...rest } = this.state;
+        this.setState(rest);
+      }
+      return Promise.resolve();
+    };
+    const late = await this.waitFor((m) => m.applied.holdAck === id && m.applied.inFlight === 0, ms);
+    if (late.length > 0) {
+      await release();
+      throw new HoldNotAcknowledgedError(id, late.map((m) => `worker ${m.worker.id} (pid ${m.pid})`), ms);
+    }
+    return release;
+  }
+
+  /** One round of numbers from every listening worker (those that do not answer in time are left out). */
+  private stats(): Promise<Map<Member, Stats>> {
+    const id = ++this.statsSeq;
+    const asked = [...this.members.values()].filter((m) => m.listening);
+    const got = new Map<Member, Stats>();
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.pendingStats.delete(id);
+        this.lastStats = { at: Date.now(), stats: [...got.values()] };
+        resolve(got);
+      };
+      const timer = setTimeout(finish, this.o.statsTimeoutMs ?? 1000);
+      this.pendingStats.set(id, (m, s) => {
+        got.set(m, s);
+        if (got.size === asked.length) finish();
+      });
+      if (asked.length === 0) finish();
+      for (const m of asked) this.send(m, { type: "stats", id });
+    });
+  }
+
+  async report(core: HealthCore): Promise<HealthCore> {
+    const got = await this.stats();
+    const workers: WorkerSnapshot[] = [...this.members.values()].map((m) => {
+      const s = got.get(m);
+      return {
+        id: m.worker.id, pid: m.pid, since: m.since, listening: m.listening, appliedEpoch: m.applied.epoch, caWritesInFlight: m.applied.inFlight,
+        ...(s ? { stats: { backends: s.backends, heldRequests: s.heldRequests, connections: s.connections } } : {}),
+      };
+    });
+    return withWorkers(core, { configured: this.o.count, restarts: this.restarts, workers });
+  }
+
+  /** The workers' registries for /metrics (from the /health round made for the same scrape, if fresh). */
+  private async workerMetrics(): Promise<Stats["metrics"][]> {
+    const fresh = this.lastStats && Date.now() - this.lastStats.at < 500 ? this.lastStats.stats : [...(await this.stats()).values()];
+    return fresh.map((s) => s.metrics);
+  }
+
+  /** SIGHUP: the primary applied `next`; every worker applies it too. */
+  reload(next: Config): void {
+    this.config = next;
+    this.broadcast({ type: "reload", config: next as unknown as Extract<ToWorker, { type: "reload" }>["config"] });
+  }
+
+  /** Stop every worker (each finishes its requests for up to graceMs), then resolve. Idempotent. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    for (const m of this.members.values()) {
+      if (m.initialized) this.send(m, { type: "stop", graceMs });
+      else m.worker.process.kill("SIGTERM"); // still starting: not serving yet
+    }
+    await this.waitFor(() => false, graceMs + 2000);
+    for (const m of this.members.values()) m.worker.process.kill("SIGKILL");
+  }
+}
+
+const promotionHold = (epoch: number) => `promotion-${epoch}`;
