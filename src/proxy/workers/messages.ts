@@ -46,7 +46,7 @@ const toPrimary = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("revoked") }),
   z.strictObject({ type: z.literal("reloaded"), ok: z.boolean(), error: z.string().optional() }),
   z.strictObject({
-    type: z.literal("stats"), id: count, backends: z.array(backendStats), heldRequests: count, connections: count,
+    type: z.literal("stats"), id: count, backends: z.array(backendStats), heldRequests: count, connections: count, caWritesInFlight: count,
     /** prom-client's getMetricsAsJSON() of the worker's registry, aggregated by the primary. */
     metrics: z.array(z.custom<MetricsJson[number]>((v) => {
       const m = v as { name?: unknown; values?: unknown } | null;

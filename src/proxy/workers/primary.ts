@@ -263,7 +263,7 @@ export class WorkerPool implements PrimaryPlane {
     const workers: WorkerSnapshot[] = [...this.members.values()].map((m) => {
       const s = got.get(m);
       return {
-        id: m.worker.id, pid: m.pid, since: m.since, listening: m.listening, appliedEpoch: m.applied.epoch, caWritesInFlight: m.applied.inFlight,
+        id: m.worker.id, pid: m.pid, since: m.since, listening: m.listening, appliedEpoch: m.applied.epoch, caWritesInFlight: s?.caWritesInFlight ?? m.applied.inFlight,
         ...(s ? { stats: { backends: s.backends, heldRequests: s.heldRequests, connections: s.connections } } : {}),
       };
     });

@@ -93,7 +93,7 @@ async function handle(proxy: ProxyServer, follower: Follower, msg: ToWorker, o: 
         pool: b.pool === "ca" ? "ca" as const : "masters" as const, name: b.name, inFlight: b.outstanding, requests: b.requests, errors: b.errors,
       }));
       const metrics = await proxy.metrics.registry.getMetricsAsJSON();
-      send({ type: "stats", id: msg.id, backends, heldRequests: proxy.arbiter.snapshot().heldRequests, connections: proxy.connections, metrics });
+      send({ type: "stats", id: msg.id, backends, heldRequests: proxy.arbiter.snapshot().heldRequests, connections: proxy.connections, caWritesInFlight: follower.writesInFlight, metrics });
       return;
     }
     case "stop":

@@ -1,7 +1,7 @@
 // `puppet-ha proxy` with proxy.workers: 2 as a real process tree (the primary and two forked
 // workers sharing one listener), fake CA workers and a compile master, the admin listener with a
 // token, optionally the in-process sync over two real cadirs. Everything stopped by PID in teardown.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
@@ -21,6 +21,8 @@ export interface Workers {
   ca2: FakeBackend;
   m1: FakeBackend;
   dir: string;
+  /** This proxy's own copy of the test CRL (proxy.tls.crl): rewrite it and SIGHUP the primary. */
+  crlFile: string;
   /** The cadirs, with sync on. */
   cadirs?: { ca1: string; ca2: string; cadir: FakeCadir };
   logs: Record<string, unknown>[];
@@ -49,6 +51,8 @@ export async function startWorkers(t: TestContext, o: WorkersOptions = {}): Prom
   const ca2 = await fakeBackend(t, "ca2");
   const m1 = await fakeBackend(t, "m1");
   const dir = mkdtempSync(join(p.dir, "workers-"));
+  const crlFile = join(dir, "crl.pem");
+  copyFileSync(p.files.crl, crlFile);
   const tokenFile = join(dir, "admin.token");
   writeFileSync(tokenFile, `${TOKEN}\n`);
   let cadirs: Workers["cadirs"];
@@ -69,7 +73,7 @@ export async function startWorkers(t: TestContext, o: WorkersOptions = {}): Prom
   writeFileSync(file, `proxy:
   listen: "127.0.0.1:0"
   workers: 2
-  tls: { cert: ${p.files.cert}, key: ${p.files.key}, ca: ${p.files.ca}, crl: ${p.files.crl} }
+  tls: { cert: ${p.files.cert}, key: ${p.files.key}, ca: ${p.files.ca}, crl: ${crlFile} }
   ca:
     workers: [{ name: ca1, url: "${ca1.url}" }, { name: ca2, url: "${ca2.url}" }]
     crlRefresh: 1h
@@ -119,7 +123,7 @@ ${sync}log: { level: info }
   const admin = () => (logs.find((l) => l.msg === "admin listening")?.listen as { port: number } | undefined)?.port;
   await until(() => listening().length >= 2 && admin() !== undefined, 30_000, `two workers and the admin listener (stderr: ${stderr})`);
   const port = listening()[0]?.port as number;
-  return { port, adminPort: admin() as number, ca1, ca2, m1, dir, ...(cadirs ? { cadirs } : {}), logs, pid };
+  return { port, adminPort: admin() as number, ca1, ca2, m1, dir, crlFile, ...(cadirs ? { cadirs } : {}), logs, pid };
 }
 
 export interface AdminAnswer {
