@@ -21,7 +21,8 @@ export const configSchema = z.strictObject({
      * Data-plane worker processes sharing the listener (src/proxy/workers/); the primary keeps the
      * one CA decision. Default: one per core; 1 with proxy.cluster (several workers not supported there yet).
      */
-    workers: z.number({ error: "must be a whole number >= 1" }).int({ error: "must be a whole number >= 1" }).min(1, { error: "must be a whole number >= 1" }).optional(),
+    // z.custom, not z.number().int(): the loader reports a type mismatch as "is required" (load.ts).
+    workers: z.custom<number>((v) => Number.isSafeInteger(v) && (v as number) >= 1, { error: "must be a whole number >= 1" }).optional(),
   }).transform((p) => ({ ...p, workers: p.workers ?? (p.cluster ? 1 : availableParallelism()) })).optional(),
   admin: adminSection,
   sync: syncSection.optional(),
