@@ -1,5 +1,6 @@
 // proxy.workers: 2 and the CA: a failback's final pull waits for slow CA writes in flight on every
-// worker; a revocation (CRL refresh) and a new CRL file (SIGHUP) are refused on every worker.
+// worker, and a worker that cannot acknowledge the hold in time aborts it; a revocation (CRL
+// refresh) and a new CRL file (SIGHUP) are refused on every worker.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -63,14 +64,45 @@ test("a revocation through one worker and a new CRL by SIGHUP are refused on eve
   await everyWorker(w.port, p.node1, "ok");
 });
 
-test("failback with slow CA writes in flight on both workers: the final pull waits for both and includes their certificates", async (t) => {
-  const w = await startWorkers(t, { sync: true, responseTimeout: "15s" });
-  const cadirs = w.cadirs as NonNullable<typeof w.cadirs>;
+/** Sync on, failed over to ca2, ca1 up again: ready for a failback. */
+async function failedOver(t: Parameters<typeof startWorkers>[0], o: Parameters<typeof startWorkers>[1]) {
+  const w = await startWorkers(t, { sync: true, ...o });
   await untilHealth(w, (h) => h.workers?.running === 2 && h.sync.some((s) => s.destination === "ca2" && s.lastSuccess !== undefined), "workers up, first pass into ca2");
   w.ca1.healthy = false;
   await untilHealth(w, (h) => h.arbiter.active === "ca2" && h.events.some((e) => e.kind === "failover"), "failover to ca2");
   w.ca1.healthy = true;
   await untilHealth(w, (h) => h.pools[0]?.backends[0]?.state === "up", "ca1 up again");
+  return w;
+}
+
+test("a worker whose CA write outlasts the hold does not acknowledge it: the failback aborts, nothing changes, writes go on", async (t) => {
+  const w = await failedOver(t, { holdWrites: "2s", responseTimeout: "15s" });
+  let finish = () => undefined as void;
+  const gate = new Promise<void>((r) => (finish = r));
+  w.ca2.handler = (req, res) => {
+    req.resume();
+    if (req.method === "PUT" && req.url?.endsWith("/stuck")) return void gate.then(() => res.writeHead(200).end("signed late"));
+    res.writeHead(200).end(`ca2 ${req.method} ${req.url}`);
+  };
+  const stuck = call(w.port, { method: "PUT", path: "/puppet-ca/v1/certificate_request/stuck", body: "CSR" });
+  await until(() => w.ca2.seen.some((s) => s.url.endsWith("/stuck")), 5000, "the stuck CSR at ca2");
+  const r = await adminCall(w, "POST", "/api/ca/failback", TOKEN);
+  finish();
+  assert.equal(r.status, 503, r.text);
+  assert.match(r.text, /not acknowledged within 1500 ms by worker \d+ \(pid \d+\)/);
+  assert.equal((await stuck).status, 200);
+  const h = await untilHealth(w, (x) => x.arbiter.active === "ca2" && x.arbiter.epoch === 2, "still ca2 at epoch 2");
+  assert.match(h.arbiter.failback.state, /^aborted: /);
+  // The hold is gone on every worker: writes go to ca2 at once.
+  for (let i = 0; i < 4; i++) {
+    const x = await call(w.port, { method: "PUT", path: `/puppet-ca/v1/certificate_request/after${i}`, body: "CSR" });
+    assert.equal(x.body, `ca2 PUT /puppet-ca/v1/certificate_request/after${i}`);
+  }
+});
+
+test("failback with slow CA writes in flight on both workers: the final pull waits for both and includes their certificates", async (t) => {
+  const w = await failedOver(t, { responseTimeout: "15s" });
+  const cadirs = w.cadirs as NonNullable<typeof w.cadirs>;
   // ca2 signs each CSR 1.5 s after the failback's write hold began (a slow CA), on top of its cadir.
   let cur: FakeCadir = cadirs.cadir.clone();
   const signed: string[] = [];

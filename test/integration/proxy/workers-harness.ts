@@ -34,6 +34,8 @@ export interface WorkersOptions {
   /** Extra YAML lines inside proxy.ca (indented by the caller with 4 spaces). */
   ca?: string;
   responseTimeout?: string;
+  /** proxy.ca.holdWrites (default 5s); a failback's final pull must be acknowledged within it minus 500 ms. */
+  holdWrites?: string;
 }
 
 /** Every PID under `root` (workers are children of the primary). */
@@ -77,7 +79,7 @@ export async function startWorkers(t: TestContext, o: WorkersOptions = {}): Prom
   ca:
     workers: [{ name: ca1, url: "${ca1.url}" }, { name: ca2, url: "${ca2.url}" }]
     crlRefresh: 1h
-    holdWrites: 5s
+    holdWrites: ${o.holdWrites ?? "5s"}
     serialGap: 256
 ${o.ca ?? ""}
   masters:
