@@ -19,20 +19,17 @@ export const configSchema = z.strictObject({
     cluster: clusterSection.optional(),
     /**
      * Data-plane worker processes sharing the listener (src/proxy/workers/); the primary keeps the
-     * one CA decision. Default: one per core; 1 with proxy.cluster (several workers not supported there yet).
+     * one CA decision (with proxy.cluster, the workers follow what this proxy applied from etcd). Default: one per core.
      */
     // z.custom, not z.number().int(): the loader reports a type mismatch as "is required" (load.ts).
     workers: z.custom<number>((v) => Number.isSafeInteger(v) && (v as number) >= 1, { error: "must be a whole number >= 1" }).optional(),
-  }).transform((p) => ({ ...p, workers: p.workers ?? (p.cluster ? 1 : availableParallelism()) })).optional(),
+  }).transform((p) => ({ ...p, workers: p.workers ?? availableParallelism() })).optional(),
   admin: adminSection,
   sync: syncSection.optional(),
   twitch: twitchSection.optional(),
   fleet: fleetSection.optional(),
   log: logSection,
 }).superRefine((cfg, ctx) => {
-  if (cfg.proxy?.cluster && cfg.proxy.workers > 1) {
-    ctx.addIssue({ code: "custom", path: ["proxy", "workers"], message: "several workers with proxy.cluster are not supported yet: set workers: 1" });
-  }
   if (cfg.sync?.writeInto) {
     cfg.sync.writeInto.forEach((n, i) => {
       if (!(n in (cfg.sync?.cadirs ?? {}))) {

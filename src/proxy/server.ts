@@ -97,6 +97,7 @@ export class ProxyServer implements ProxySnapshotSource {
     const worker = plane?.role === "worker" ? plane : undefined;
     const cluster = (this.cluster = o.cluster && new ProxyCluster({
       config: o.cluster.config, workers, adminUrl: o.cluster.adminUrl, scheduler: sched, log: this.log, applyDrained: (names) => this.applyDrained(names),
+      ...(plane?.role === "primary" ? { dataPlane: plane.holdAcks } : {}),
     }));
     this.arbiter = new Arbiter({
       // In a cluster the state lives in etcd: epoch 0 here until the first read is adopted.

@@ -11,7 +11,7 @@ import type { ArbiterState } from "../state-store.js";
 import type { ClusterConfig } from "./config.js";
 import { EtcdClient, type EtcdTls } from "./etcd.js";
 import { ClusterDrains } from "./drains.js";
-import { ClusterMember } from "./member.js";
+import { ClusterMember, type ClusterMemberOptions } from "./member.js";
 import { holdAcknowledged, membersPrefix, parseMember, type MemberRecord } from "./members.js";
 import type { TransitionCause } from "./store.js";
 import type { LeaseTiming } from "./timing.js";
@@ -24,6 +24,8 @@ export interface ProxyClusterOptions {
   log: Logger;
   /** Apply the cluster-wide set of drained backends (read every loopWait). */
   applyDrained(names: ReadonlySet<string>): void;
+  /** proxy.workers > 1: this proxy's workers, whose acknowledgements its member record waits for (member.ts). */
+  dataPlane?: ClusterMemberOptions["dataPlane"];
 }
 
 /** What /health and /metrics show of the cluster, from this proxy. */
@@ -70,7 +72,7 @@ export class ProxyCluster {
     this.member = new ClusterMember({
       client: this.client, name: c.name, prefix: c.prefix, timing: this.timing, adminUrl: o.adminUrl, workers: o.workers,
       // A refused CA write may go through once etcd answers again or a new controller is in place.
-      retryAfterS: Math.ceil(c.ttl / 1000), scheduler: o.scheduler, log: o.log,
+      retryAfterS: Math.ceil(c.ttl / 1000), scheduler: o.scheduler, log: o.log, ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
     });
     this.drains = new ClusterDrains({
       client: this.client, prefix: c.prefix, periodMs: c.loopWait, scheduler: o.scheduler, apply: (names) => o.applyDrained(names),

@@ -14,6 +14,9 @@ const caState = z.strictObject({
   hold: z.strictObject({ id: name, target: name, since: z.number() }).optional(),
 });
 
+/** proxy.cluster: until when the primary's view of etcd may be acted on (null: no deadline, one proxy). */
+const view = z.strictObject({ deadline: z.number().nullable(), unreachableSince: z.number().nullable() });
+
 const backend = z.strictObject({
   pool: z.enum(["ca", "masters"]), name, state: z.enum(["unknown", "up", "down"]), reason: z.string(), drained: z.boolean(),
 });
@@ -22,9 +25,10 @@ const backend = z.strictObject({
 const config = z.looseObject({ proxy: z.looseObject({}), log: z.looseObject({}) });
 
 const toWorker = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("init"), config, state: caState, revision: count, backends: z.array(backend), crl: z.strictObject({ pem: z.string(), source: z.string() }) }),
+  /** state: absent while the primary has read none yet (proxy.cluster before its first read of etcd). */
+  z.strictObject({ type: z.literal("init"), config, state: caState.optional(), view, revision: count, backends: z.array(backend), crl: z.strictObject({ pem: z.string(), source: z.string() }) }),
   /** Apply before forwarding any further CA write; answer with "applied". */
-  z.strictObject({ type: z.literal("state"), state: caState, revision: count }),
+  z.strictObject({ type: z.literal("state"), state: caState, view, revision: count }),
   z.strictObject({ type: z.literal("backends"), backends: z.array(backend) }),
   z.strictObject({ type: z.literal("crl"), pem: z.string(), source: z.string() }),
   z.strictObject({ type: z.literal("reload"), config }),
@@ -56,6 +60,7 @@ const toPrimary = z.discriminatedUnion("type", [
 ]);
 
 export type WorkerCaState = z.output<typeof caState>;
+export type WorkerView = z.output<typeof view>;
 export type BackendLine = z.output<typeof backend>;
 export type BackendStats = z.output<typeof backendStats>;
 export type ToWorker = z.output<typeof toWorker>;

@@ -13,6 +13,8 @@ export interface PrimaryPlane {
   quiesce(target: string, ms: number): Promise<() => Promise<void>>;
   /** /health: the workers' requests, connections and held writes added to the primary's report. */
   report(core: HealthCore): Promise<HealthCore>;
+  /** proxy.cluster: what this proxy's member record publishes for its workers (control/member.ts). */
+  holdAcks: { acknowledged(holdId: string): boolean; writesInFlight(): number };
 }
 
 export interface WorkerPlane {

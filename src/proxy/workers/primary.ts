@@ -10,9 +10,10 @@ import type { HealthCore } from "../../health/health-status.js";
 import { withWorkers, type WorkerSnapshot } from "../../health/workers.js";
 import type { Logger } from "../../log.js";
 import { passiveFailure } from "../health-check.js";
+import type { ProxyCluster } from "../control/cluster.js";
 import type { ProxyRuntime } from "../runtime.js";
 import type { ArbiterState } from "../state-store.js";
-import { parseToPrimary, type BackendLine, type ToPrimary, type ToWorker, type WorkerCaState } from "./messages.js";
+import { parseToPrimary, type BackendLine, type ToPrimary, type ToWorker, type WorkerCaState, type WorkerView } from "./messages.js";
 import type { PrimaryPlane } from "./plane.js";
 
 type Stats = Extract<ToPrimary, { type: "stats" }>;
@@ -40,7 +41,10 @@ export class WorkerPool implements PrimaryPlane {
   readonly role = "primary" as const;
   private rt: ProxyRuntime | undefined;
   private config: Config | undefined;
-  private state: WorkerCaState = { epoch: 1, active: "(none)" };
+  /** What the workers route by: undefined until the primary has a state (proxy.cluster: its first read). */
+  private state: WorkerCaState | undefined;
+  private view: WorkerView = { deadline: null, unreachableSince: null };
+  private lastSent = "";
   private revision = 0;
   private readonly members = new Map<number, Member>();
   private restarts = 0;
@@ -63,11 +67,14 @@ export class WorkerPool implements PrimaryPlane {
     this.rt = rt;
     this.config = config;
     const { proxy } = rt;
-    this.state = { epoch: proxy.arbiter.epoch, active: proxy.arbiter.active };
-    // The last promotion hook: the serial gap is advanced, writes may go to the new active.
-    proxy.arbiter.onPromotion((e) => {
-      if (this.state.hold?.id === promotionHold(e.epoch)) this.setState({ epoch: e.epoch, active: e.to });
-    });
+    if (proxy.cluster) this.followCluster(proxy.cluster);
+    else {
+      this.state = { epoch: proxy.arbiter.epoch, active: proxy.arbiter.active };
+      // The last promotion hook: the serial gap is advanced, writes may go to the new active.
+      proxy.arbiter.onPromotion((e) => {
+        if (this.state?.hold?.id === promotionHold(e.epoch)) this.setState({ epoch: e.epoch, active: e.to });
+      });
+    }
     for (const pool of [proxy.ca, proxy.masters]) pool.onChange(() => this.sendBackends());
     // Drains and reloaded masters change no state event: compare the table a few times a second.
     this.timer = setInterval(() => this.sendBackends(), 250);
@@ -78,6 +85,29 @@ export class WorkerPool implements PrimaryPlane {
     cluster.setupPrimary({ serialization: "advanced" });
     for (let i = 0; i < this.o.count; i++) this.fork();
   }
+
+  /** proxy.cluster: the workers follow what this proxy's follower applied from etcd, and its view deadline. */
+  private followCluster(c: ProxyCluster): void {
+    const f = c.member.follower;
+    const forward = () => {
+      const s = f.state;
+      if (!s) return;
+      const view = { deadline: f.route(true).kind === "refuse" ? -1 : c.member.view.deadline(), unreachableSince: c.member.view.unreachableSince ?? null };
+      const next = { epoch: s.epoch, active: s.active, ...(s.hold ? { hold: s.hold } : {}) };
+      const key = JSON.stringify([next, view]);
+      if (key === this.lastSent) return;
+      this.lastSent = key;
+      this.setState(next, view);
+    };
+    f.onChange(forward);
+    forward();
+  }
+
+  /** What this proxy's member record publishes for its workers (proxy.cluster). */
+  readonly holdAcks = {
+    acknowledged: (holdId: string) => [...this.members.values()].every((m) => !m.initialized || (m.applied.holdAck === holdId && m.applied.inFlight === 0)),
+    writesInFlight: () => [...this.members.values()].reduce((n, m) => n + m.applied.inFlight, 0),
+  };
 
   private fork(): void {
     const worker = cluster.fork();
@@ -112,6 +142,7 @@ export class WorkerPool implements PrimaryPlane {
       case "applied":
         m.applied = { revision: msg.revision, epoch: msg.epoch, inFlight: msg.inFlight, holdAck: msg.holdAck };
         for (const w of [...this.waiters]) w();
+        proxy?.cluster?.member.follower.viewChanged(); // the member record republishes its acknowledgement
         return;
       case "passive": {
         const pool = msg.pool === "ca" ? proxy?.ca : proxy?.masters;
@@ -149,7 +180,7 @@ export class WorkerPool implements PrimaryPlane {
   private init(): ToWorker {
     const proxy = this.rt?.proxy;
     return {
-      type: "init", config: this.config as unknown as Extract<ToWorker, { type: "init" }>["config"], state: this.state, revision: this.revision,
+      type: "init", config: this.config as unknown as Extract<ToWorker, { type: "init" }>["config"], ...(this.state ? { state: this.state } : {}), view: this.view, revision: this.revision,
       backends: this.backendLines(), crl: { pem: proxy?.tls.crl.pem ?? "", source: proxy?.tls.crl.source ?? "" },
     };
   }
@@ -166,10 +197,11 @@ export class WorkerPool implements PrimaryPlane {
     for (const m of this.members.values()) if (m.initialized) this.send(m, msg);
   }
 
-  private setState(next: WorkerCaState): number {
+  private setState(next: WorkerCaState, view: WorkerView = this.view): number {
     this.state = next;
+    this.view = view;
     this.revision++;
-    this.broadcast({ type: "state", state: next, revision: this.revision });
+    this.broadcast({ type: "state", state: next, view, revision: this.revision });
     return this.revision;
   }
 
@@ -219,10 +251,10 @@ export class WorkerPool implements PrimaryPlane {
 
   async quiesce(target: string, ms: number): Promise<() => Promise<void>> {
     const id = randomUUID();
-    const { hold: _previous, ...current } = this.state;
+    const { hold: _previous, ...current } = this.state as WorkerCaState; // set at start without proxy.cluster (the only case that calls this)
     this.setState({ ...current, hold: { id, target, since: Date.now() } });
     const release = () => {
-      if (this.state.hold?.id === id) {
+      if (this.state?.hold?.id === id) {
         const { hold: _released, ...rest } = this.state;
         this.setState(rest);
       }

@@ -8,7 +8,7 @@ import { createAccessLogger } from "../access-log.js";
 import type { Arbiter } from "../arbiter.js";
 import { Follower } from "../control/follower.js";
 import { ProxyServer } from "../server.js";
-import { parseToWorker, type BackendLine, type ToPrimary, type ToWorker } from "./messages.js";
+import { parseToWorker, type BackendLine, type ToPrimary, type ToWorker, type WorkerView } from "./messages.js";
 import type { WorkerPlane } from "./plane.js";
 
 type Init = Extract<ToWorker, { type: "init" }>;
@@ -61,6 +61,8 @@ function firstInit(): Promise<Init> {
 
 interface Handlers {
   log: Logger;
+  /** The primary's view deadline (proxy.cluster), before the state is applied. */
+  view(v: WorkerView): void;
   /** The primary's revision this worker has seen (reported with the state applied). */
   seen(revision: number): void;
   report(): void;
@@ -71,8 +73,13 @@ async function handle(proxy: ProxyServer, follower: Follower, msg: ToWorker, o: 
   switch (msg.type) {
     case "state":
       o.seen(msg.revision);
-      // Adopted: the follower's listeners observe it into the arbiter, then report it. Not newer: report anyway.
-      if (!follower.apply({ state: msg.state, revision: msg.revision })) o.report();
+      o.view(msg.view);
+      // Adopted: the follower's listeners observe it into the arbiter, then report it. Not newer:
+      // held requests ask again (the deadline moved) and the primary hears this revision anyway.
+      if (!follower.apply({ state: msg.state, revision: msg.revision })) {
+        follower.viewChanged();
+        o.report();
+      }
       return;
     case "backends":
       applyBackends(proxy, msg.backends);
@@ -111,9 +118,17 @@ export async function runWorker(): Promise<void> {
   const p = cfg.proxy as NonNullable<Config["proxy"]>;
   const log = createLogger(cfg.log).child({ worker: cluster.worker?.id });
   const accessLog = createAccessLogger(cfg.log, log);
-  // The primary's process outlives its workers: its state needs no deadline here (a worker exits with it).
-  const follower = new Follower({ view: { deadline: () => Infinity, unreachableSince: undefined }, workers: p.ca.workers.map((w) => w.name), retryAfterS: 1 });
-  follower.apply({ state: init.state, revision: init.revision });
+  // One proxy: no deadline (a worker exits with its primary). proxy.cluster: the primary's view deadline.
+  let view = init.view;
+  const source = {
+    deadline: () => view.deadline ?? Infinity,
+    get unreachableSince() {
+      return view.unreachableSince ?? undefined;
+    },
+  };
+  const retryAfterS = Math.ceil((p.cluster?.ttl ?? 1000) / 1000);
+  const follower = new Follower({ view: source, workers: p.ca.workers.map((w) => w.name), retryAfterS });
+  if (init.state) follower.apply({ state: init.state, revision: init.revision });
   let revision = init.revision;
   const proxy = await ProxyServer.start({ config: p, log, accessLog, plane: followerPlane(follower, send) });
   applyBackends(proxy, init.backends);
@@ -131,6 +146,9 @@ export async function runWorker(): Promise<void> {
   };
   const o: Handlers = {
     log, stop, report,
+    view(v: WorkerView) {
+      view = v;
+    },
     seen(rev: number) {
       revision = Math.max(revision, rev);
     },

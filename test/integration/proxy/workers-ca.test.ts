@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import type { FakeCadir } from "../../helpers/cadir.js";
 import type { Issued } from "../../helpers/pki.js";
+import { startEtcdCluster } from "../../helpers/etcd.js";
 import { call, pki, until } from "./harness.js";
 import { adminCall, healthOf, startWorkers, untilHealth, TOKEN } from "./workers-harness.js";
 
@@ -100,19 +101,23 @@ test("a worker whose CA write outlasts the hold does not acknowledge it: the fai
   }
 });
 
-test("failback with slow CA writes in flight on both workers: the final pull waits for both and includes their certificates", async (t) => {
-  const w = await failedOver(t, { responseTimeout: "15s" });
+/**
+ * ca2 (active after a failover) signs each CSR 1.5 s after the failback's write hold began; CSRs in
+ * flight on every worker; the failback must wait for all of them and carry their certs to ca1.
+ */
+async function failbackWaitsForEveryWorker(w: Awaited<ReturnType<typeof failedOver>>, epochAfter: number): Promise<void> {
   const cadirs = w.cadirs as NonNullable<typeof w.cadirs>;
-  // ca2 signs each CSR 1.5 s after the failback's write hold began (a slow CA), on top of its cadir.
   let cur: FakeCadir = cadirs.cadir.clone();
   const signed: string[] = [];
-  const held = async () => {
+  // One poller for all CSRs (this process also answers ca2's health checks: keep it light).
+  let holdSeen: Promise<void> | undefined;
+  const held = () => (holdSeen ??= (async () => {
     for (;;) {
       const h = await healthOf(w);
       if (h.events.some((e) => /CA writes held for the final pull/.test(e.message))) return;
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 50));
     }
-  };
+  })());
   w.ca2.handler = (req, res) => {
     req.resume();
     if (req.method !== "PUT") return void res.writeHead(200).end("ok");
@@ -143,8 +148,20 @@ test("failback with slow CA writes in flight on both workers: the final pull wai
   const top = Math.max(...signed.map((s) => parseInt(s, 16)));
   assert.equal(parseInt(readFileSync(join(cadirs.ca1, "serial"), "utf8"), 16), top + 1, "the primary's next serial is above every one the standby issued");
   assert.ok((r.json.result as { writePauseMs: number }).writePauseMs >= 1000, "the pause covered the writes in flight");
-  const h = await untilHealth(w, (x) => x.workers?.list.every((y) => y.appliedEpoch === 3) === true, "every worker on epoch 3");
+  const h = await untilHealth(w, (x) => x.workers?.list.every((y) => y.appliedEpoch === epochAfter) === true, `every worker on epoch ${epochAfter}`);
   assert.equal(h.arbiter.active, "ca1");
   assert.equal((await call(w.port, { method: "PUT", path: "/puppet-ca/v1/certificate_request/after", body: "CSR" })).status, 200);
   assert.equal(w.ca1.seen.at(-1)?.url, "/puppet-ca/v1/certificate_request/after");
+}
+
+test("failback with slow CA writes in flight on both workers: the final pull waits for both and includes their certificates", async (t) => {
+  await failbackWaitsForEveryWorker(await failedOver(t, { responseTimeout: "15s" }), 3);
+});
+
+test("with proxy.cluster (real etcd): the workers follow the state the proxy applied from etcd, and its member record acknowledges the failback hold only for all of them", async (t) => {
+  const etcd = await startEtcdCluster(t, { size: 1 });
+  const w = await failedOver(t, { responseTimeout: "15s", etcd: etcd.endpoints });
+  const h = await untilHealth(w, (x) => x.workers?.list.every((y) => y.appliedEpoch === 2) === true, "every worker on epoch 2 from etcd");
+  assert.equal(h.cluster?.isController, true);
+  await failbackWaitsForEveryWorker(w, 3);
 });

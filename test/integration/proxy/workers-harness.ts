@@ -36,6 +36,8 @@ export interface WorkersOptions {
   responseTimeout?: string;
   /** proxy.ca.holdWrites (default 5s); a failback's final pull must be acknowledged within it minus 500 ms. */
   holdWrites?: string;
+  /** proxy.cluster against these etcd endpoints (this proxy the only member: the controller). */
+  etcd?: string[];
 }
 
 /** Every PID under `root` (workers are children of the primary). */
@@ -88,7 +90,8 @@ ${o.ca ?? ""}
   timeouts: { connect: 300ms, response: ${o.responseTimeout ?? "3s"}, shutdown: 2s }
   stateDir: ${join(dir, "state")}
   accessLog: false
-admin: { listen: "127.0.0.1:0", tokenFile: ${tokenFile} }
+${o.etcd ? `  cluster: { name: p1, clusterName: workers, etcd: { endpoints: ${JSON.stringify(o.etcd)} }, ttl: 3s, loopWait: 500ms, retryTimeout: 1s }
+` : ""}admin: { listen: "127.0.0.1:0", tokenFile: ${tokenFile} }
 ${sync}log: { level: info }
 `);
   const [cmd, pre] = cliArgv();

@@ -27,27 +27,28 @@ function problems(text: string) {
   return assert.fail("expected a ConfigError");
 }
 
-test("proxy.workers: one per core by default, 1 with a cluster, any whole number >= 1", () => {
+test("proxy.workers: one per core by default (with a cluster too), any whole number >= 1", () => {
   assert.equal(parseConfig(proxy()).proxy?.workers, availableParallelism());
-  assert.equal(parseConfig(proxy(cluster)).proxy?.workers, 1);
+  assert.equal(parseConfig(proxy(cluster)).proxy?.workers, availableParallelism());
+  assert.equal(parseConfig(proxy(`${cluster}  workers: 3\n`)).proxy?.workers, 3);
   assert.equal(parseConfig(proxy("  workers: 1\n")).proxy?.workers, 1);
   assert.equal(parseConfig(proxy("  workers: 7\n")).proxy?.workers, 7);
 });
 
-test("proxy.workers: 0, a fraction, a word, and several workers with a cluster are refused, naming the key", () => {
+test("proxy.workers: 0, a fraction, a word are refused, naming the key", () => {
   for (const bad of ["0", "1.5", "many", "-2"]) {
     const p = problems(proxy(`  workers: ${bad}\n`));
     assert.equal(p.length, 1, p.join("\n"));
     assert.match(p[0] as string, /^proxy\.workers: .*whole number >= 1/);
   }
-  assert.deepEqual(problems(proxy(`${cluster}  workers: 2\n`)), ["proxy.workers: several workers with proxy.cluster are not supported yet: set workers: 1"]);
 });
 
 test("IPC: a malformed message is refused with its type and the problem; good ones pass", () => {
-  assert.deepEqual(parseToWorker({ type: "state", state: { epoch: 2, active: "ca2" }, revision: 3 }), { type: "state", state: { epoch: 2, active: "ca2" }, revision: 3 });
+  const view = { deadline: null, unreachableSince: null };
+  assert.deepEqual(parseToWorker({ type: "state", state: { epoch: 2, active: "ca2" }, view, revision: 3 }), { type: "state", state: { epoch: 2, active: "ca2" }, view, revision: 3 });
   const bad = [
-    [() => parseToWorker({ type: "state", state: { epoch: 0, active: "ca2" }, revision: 3 }), /bad message "state" from the primary: state\.epoch: /],
-    [() => parseToWorker({ type: "state", state: { epoch: 2, active: "ca2", extra: 1 }, revision: 3 }), /state: Unrecognized key/],
+    [() => parseToWorker({ type: "state", state: { epoch: 0, active: "ca2" }, view, revision: 3 }), /bad message "state" from the primary: state\.epoch: /],
+    [() => parseToWorker({ type: "state", state: { epoch: 2, active: "ca2", extra: 1 }, view, revision: 3 }), /state: Unrecognized key/],
     [() => parseToWorker({ type: "launch" }), /bad message "launch" from the primary: type: /],
     [() => parseToWorker(null), /bad message "\(no type\)"/],
     [() => parseToPrimary({ type: "applied", revision: 1, epoch: 1, inFlight: -1, holdAck: null }, "2"), /bad message "applied" from worker 2: inFlight: /],
