@@ -1,7 +1,6 @@
-// The primary process of `puppet-ha proxy` with proxy.workers > 1: forks the data-plane workers
-// (node:cluster: one listener shared by all), restarts a dead one with backoff, and keeps every
-// worker on its one CA decision: a new active CA is applied by every worker before by the arbiter.
-import cluster, { type Worker } from "node:cluster";
+// The primary process of `puppet-ha proxy` with proxy.workers > 1: keeps every data-plane worker
+// (supervisor.ts) on its one CA decision (a new active CA is applied by every worker before by the
+// arbiter; a failback hold is acknowledged by all), feeds them backends, CRLs and reloads, sums them up.
 import { randomUUID } from "node:crypto";
 import type { Config } from "../../config/schema.js";
 import { HoldNotAcknowledgedError } from "../../errors.js";
@@ -15,18 +14,9 @@ import type { ProxyRuntime } from "../runtime.js";
 import type { ArbiterState } from "../state-store.js";
 import { parseToPrimary, type BackendLine, type ToPrimary, type ToWorker, type WorkerCaState, type WorkerView } from "./messages.js";
 import type { PrimaryPlane } from "./plane.js";
+import { Supervisor, type Member } from "./supervisor.js";
 
 type Stats = Extract<ToPrimary, { type: "stats" }>;
-
-interface Member {
-  worker: Worker;
-  pid: number;
-  since: number;
-  /** Sent "init": from then on it gets every broadcast and is waited for. */
-  initialized: boolean;
-  listening: boolean;
-  applied: { revision: number; epoch: number; inFlight: number; holdAck: string | null };
-}
 
 export interface WorkerPoolOptions {
   count: number;
@@ -46,11 +36,7 @@ export class WorkerPool implements PrimaryPlane {
   private view: WorkerView = { deadline: null, unreachableSince: null };
   private lastSent = "";
   private revision = 0;
-  private readonly members = new Map<number, Member>();
-  private restarts = 0;
-  private failures = 0;
-  private stopping = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly sup: Supervisor;
   private statsSeq = 0;
   private readonly pendingStats = new Map<number, (m: Member, s: Stats) => void>();
   private lastStats: { at: number; stats: Stats[] } | undefined;
@@ -60,6 +46,17 @@ export class WorkerPool implements PrimaryPlane {
 
   constructor(private readonly o: WorkerPoolOptions) {
     this.log = o.log.child({ part: "workers" });
+    this.sup = new Supervisor({
+      count: o.count, log: this.log, received: (m, raw) => this.received(m, raw),
+      died: (m, how, delayMs) => {
+        this.log.error({ worker: m.worker.id, pid: m.pid, how, restartInMs: delayMs }, "worker died; starting another");
+        this.rt?.proxy.events.record("worker", `worker ${m.worker.id} (pid ${m.pid}) died (${how}); another starts in ${delayMs} ms`);
+      },
+    });
+  }
+
+  private get members(): ReadonlyMap<number, Member> {
+    return this.sup.members;
   }
 
   /** Fork the workers; call once the runtime (control plane, admin listener) is up. */
@@ -79,11 +76,10 @@ export class WorkerPool implements PrimaryPlane {
     // Drains and reloaded masters change no state event: compare the table a few times a second.
     this.timer = setInterval(() => this.sendBackends(), 250);
     proxy.events.onRecord((e) => {
-      if (e.kind === EventKind.crlReload) this.broadcast({ type: "crl", pem: proxy.tls.crl.pem, source: proxy.tls.crl.source });
+      if (e.kind === EventKind.crlReload) this.sup.broadcast({ type: "crl", pem: proxy.tls.crl.pem, source: proxy.tls.crl.source });
     });
     proxy.metrics.addSource(() => this.workerMetrics());
-    cluster.setupPrimary({ serialization: "advanced" });
-    for (let i = 0; i < this.o.count; i++) this.fork();
+    this.sup.start();
   }
 
   /** proxy.cluster: the workers follow what this proxy's follower applied from etcd, and its view deadline. */
@@ -109,14 +105,6 @@ export class WorkerPool implements PrimaryPlane {
     writesInFlight: () => [...this.members.values()].reduce((n, m) => n + m.applied.inFlight, 0),
   };
 
-  private fork(): void {
-    const worker = cluster.fork();
-    const m: Member = { worker, pid: worker.process.pid ?? 0, since: Date.now(), initialized: false, listening: false, applied: { revision: -1, epoch: 0, inFlight: 0, holdAck: null } };
-    this.members.set(worker.id, m);
-    worker.on("message", (raw: unknown) => this.received(m, raw));
-    worker.on("exit", (code: number | null, signal: string | null) => this.exited(m, code, signal));
-  }
-
   private received(m: Member, raw: unknown): void {
     let msg: ToPrimary;
     try {
@@ -128,12 +116,12 @@ export class WorkerPool implements PrimaryPlane {
     const proxy = this.rt?.proxy;
     switch (msg.type) {
       case "ready":
-        if (this.stopping) {
+        if (this.sup.stopping) {
           m.worker.process.kill("SIGTERM"); // started too late: nothing to serve any more
           return;
         }
         m.initialized = true;
-        this.send(m, this.init());
+        this.sup.send(m, this.init());
         return;
       case "listening":
         m.listening = true;
@@ -141,7 +129,7 @@ export class WorkerPool implements PrimaryPlane {
         return;
       case "applied":
         m.applied = { revision: msg.revision, epoch: msg.epoch, inFlight: msg.inFlight, holdAck: msg.holdAck };
-        for (const w of [...this.waiters]) w();
+        this.sup.changed();
         proxy?.cluster?.member.follower.viewChanged(); // the member record republishes its acknowledgement
         return;
       case "passive": {
@@ -161,22 +149,6 @@ export class WorkerPool implements PrimaryPlane {
     }
   }
 
-  private exited(m: Member, code: number | null, signal: string | null): void {
-    this.members.delete(m.worker.id);
-    for (const w of [...this.waiters]) w();
-    if (this.stopping) return;
-    // Backoff for a worker that keeps dying; one that ran a while starts again at once.
-    this.failures = Date.now() - m.since > 30_000 ? 1 : this.failures + 1;
-    const delay = Math.min(30_000, 100 * 2 ** (this.failures - 1));
-    this.restarts++;
-    const how = signal ?? `exit code ${String(code)}`;
-    this.log.error({ worker: m.worker.id, pid: m.pid, how, restartInMs: delay }, "worker died; starting another");
-    this.rt?.proxy.events.record("worker", `worker ${m.worker.id} (pid ${m.pid}) died (${how}); another starts in ${delay} ms`);
-    setTimeout(() => {
-      if (!this.stopping) this.fork();
-    }, delay).unref();
-  }
-
   private init(): ToWorker {
     const proxy = this.rt?.proxy;
     return {
@@ -185,23 +157,11 @@ export class WorkerPool implements PrimaryPlane {
     };
   }
 
-  private send(m: Member, msg: ToWorker): void {
-    try {
-      if (m.worker.isConnected()) m.worker.send(msg);
-    } catch (err) {
-      this.log.warn({ worker: m.worker.id, err: (err as Error).message }, "cannot reach a worker");
-    }
-  }
-
-  private broadcast(msg: ToWorker): void {
-    for (const m of this.members.values()) if (m.initialized) this.send(m, msg);
-  }
-
   private setState(next: WorkerCaState, view: WorkerView = this.view): number {
     this.state = next;
     this.view = view;
     this.revision++;
-    this.broadcast({ type: "state", state: next, view, revision: this.revision });
+    this.sup.broadcast({ type: "state", state: next, view, revision: this.revision });
     return this.revision;
   }
 
@@ -218,30 +178,12 @@ export class WorkerPool implements PrimaryPlane {
     const key = JSON.stringify(lines);
     if (key === this.lastBackends) return;
     this.lastBackends = key;
-    this.broadcast({ type: "backends", backends: lines });
-  }
-
-  /** Resolves with the initialized workers for which `done` does not hold after ms (none: all done). */
-  private waitFor(done: (m: Member) => boolean, ms: number): Promise<Member[]> {
-    return new Promise((resolve) => {
-      const left = () => [...this.members.values()].filter((m) => m.initialized && !done(m));
-      const finish = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve(left());
-      };
-      const check = () => {
-        if (left().length === 0) finish();
-      };
-      const timer = setTimeout(finish, ms);
-      this.waiters.add(check);
-      check();
-    });
+    this.sup.broadcast({ type: "backends", backends: lines });
   }
 
   async commit(next: ArbiterState): Promise<void> {
     const revision = this.setState({ epoch: next.epoch, active: next.active, hold: { id: promotionHold(next.epoch), target: next.active, since: Date.now() } });
-    const late = await this.waitFor((m) => m.applied.revision >= revision, this.o.commitTimeoutMs ?? 2000);
+    const late = await this.sup.waitFor((m) => m.applied.revision >= revision, this.o.commitTimeoutMs ?? 2000);
     for (const m of late) {
       // It may still route by the old epoch: it must not forward another CA write. Its successor starts on the new state.
       this.log.error({ worker: m.worker.id, pid: m.pid, epoch: next.epoch }, "worker did not apply the new CA state in time: killed");
@@ -260,7 +202,7 @@ export class WorkerPool implements PrimaryPlane {
       }
       return Promise.resolve();
     };
-    const late = await this.waitFor((m) => m.applied.holdAck === id && m.applied.inFlight === 0, ms);
+    const late = await this.sup.waitFor((m) => m.applied.holdAck === id && m.applied.inFlight === 0, ms);
     if (late.length > 0) {
       await release();
       throw new HoldNotAcknowledgedError(id, late.map((m) => `worker ${m.worker.id} (pid ${m.pid})`), ms);
@@ -286,7 +228,7 @@ export class WorkerPool implements PrimaryPlane {
         if (got.size === asked.length) finish();
       });
       if (asked.length === 0) finish();
-      for (const m of asked) this.send(m, { type: "stats", id });
+      for (const m of asked) this.sup.send(m, { type: "stats", id });
     });
   }
 
@@ -299,7 +241,7 @@ export class WorkerPool implements PrimaryPlane {
         ...(s ? { stats: { backends: s.backends, heldRequests: s.heldRequests, connections: s.connections } } : {}),
       };
     });
-    return withWorkers(core, { configured: this.o.count, restarts: this.restarts, workers });
+    return withWorkers(core, { configured: this.o.count, restarts: this.sup.restarts, workers });
   }
 
   /** The workers' registries for /metrics (from the /health round made for the same scrape, if fresh). */
@@ -311,19 +253,13 @@ export class WorkerPool implements PrimaryPlane {
   /** SIGHUP: the primary applied `next`; every worker applies it too. */
   reload(next: Config): void {
     this.config = next;
-    this.broadcast({ type: "reload", config: next as unknown as Extract<ToWorker, { type: "reload" }>["config"] });
+    this.sup.broadcast({ type: "reload", config: next as unknown as Extract<ToWorker, { type: "reload" }>["config"] });
   }
 
-  /** Stop every worker (each finishes its requests for up to graceMs), then resolve. Idempotent. */
+  /** Stop every worker (each finishes its requests for up to graceMs), then resolve. */
   async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
     clearInterval(this.timer);
-    for (const m of this.members.values()) {
-      if (m.initialized) this.send(m, { type: "stop", graceMs });
-      else m.worker.process.kill("SIGTERM"); // still starting: not serving yet
-    }
-    await this.waitFor(() => false, graceMs + 2000);
-    for (const m of this.members.values()) m.worker.process.kill("SIGKILL");
+    await this.sup.stop(graceMs);
   }
 }
 
