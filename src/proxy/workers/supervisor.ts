@@ -99,8 +99,9 @@ export class Supervisor {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     for (const m of this.members.values()) {
-      if (m.initialized) this.send(m, { type: "stop", graceMs });
-      else m.worker.process.kill("SIGTERM"); // still starting: not serving yet
+      // A worker still starting reads no message yet; its default SIGTERM action ends it (it serves nothing).
+      if (m.listening) this.send(m, { type: "stop", graceMs });
+      else m.worker.process.kill("SIGTERM");
     }
     await this.waitFor(() => false, graceMs + 2000);
     for (const m of this.members.values()) m.worker.process.kill("SIGKILL");

@@ -67,6 +67,8 @@ interface Handlers {
   seen(revision: number): void;
   report(): void;
   stop(ms: number): void;
+  /** A reloaded config was applied: take its log level too. */
+  reloaded(cfg: Config): void;
 }
 
 async function handle(proxy: ProxyServer, follower: Follower, msg: ToWorker, o: Handlers): Promise<void> {
@@ -89,7 +91,9 @@ async function handle(proxy: ProxyServer, follower: Follower, msg: ToWorker, o: 
       return;
     case "reload":
       try {
-        proxy.reload((msg.config as unknown as Config).proxy as NonNullable<Config["proxy"]>);
+        const cfg = msg.config as unknown as Config;
+        proxy.reload(cfg.proxy as NonNullable<Config["proxy"]>);
+        o.reloaded(cfg);
         send({ type: "reloaded", ok: true });
       } catch (err) {
         send({ type: "reloaded", ok: false, error: err instanceof Error ? err.message : String(err) });
@@ -148,6 +152,10 @@ export async function runWorker(): Promise<void> {
     log, stop, report,
     view(v: WorkerView) {
       view = v;
+    },
+    reloaded(next: Config) {
+      log.level = next.log.level;
+      accessLog.level = next.log.level;
     },
     seen(rev: number) {
       revision = Math.max(revision, rev);
