@@ -44,6 +44,8 @@ export class Supervisor {
     this.members.set(worker.id, m);
     worker.on("message", (raw: unknown) => this.o.received(m, raw));
     worker.on("exit", (code: number | null, signal: string | null) => this.exited(m, code, signal));
+    // A send to a worker that just died fails asynchronously (ERR_IPC_CHANNEL_CLOSED): its exit follows.
+    worker.on("error", (err: Error) => this.o.log.warn({ worker: worker.id, err: err.message }, "worker IPC error"));
   }
 
   private exited(m: Member, code: number | null, signal: string | null): void {

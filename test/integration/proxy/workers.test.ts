@@ -1,6 +1,7 @@
 // proxy.workers: 2 as a real process tree: the workers share the listener and follow the primary's
 // one CA decision; /health and /metrics add up every worker; reloads reach every worker; a worker
-// killed with -9 is replaced while the other one's requests go on.
+// killed with -9 is replaced while the other one's requests go on; one that cannot apply a new
+// epoch in time is killed before the primary switches.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
@@ -92,4 +93,29 @@ test("a worker killed with -9 is replaced; the other worker's request in flight 
   const ok = answers.filter((a) => !(a instanceof Error) && a.status === 200).length;
   assert.equal(ok, answers.length - victim.connections, `the survivor's ${survivor.connections} request(s) completed: ${JSON.stringify(answers)}`);
   assert.equal((await call(w.port, { path: "/puppet/v3/node/after" })).status, 200);
+});
+
+test("a worker that cannot apply a new epoch (SIGSTOP) is killed before the primary switches, and replaced", async (t) => {
+  const w = await startWorkers(t);
+  const h0 = await untilHealth(w, (h) => h.workers?.running === 2 && h.pools[0]?.backends.every((b) => b.state === "up") === true, "workers and CAs up");
+  const [stopped, other] = h0.workers?.list ?? [];
+  assert.ok(stopped && other);
+  process.kill(stopped.pid, "SIGSTOP");
+  t.after(() => {
+    try {
+      process.kill(stopped.pid, "SIGKILL");
+    } catch {
+      // already gone: killed by the primary
+    }
+  });
+  const r = await adminCall(w, "POST", "/api/ca/failover", TOKEN);
+  assert.equal(r.status, 200, r.text);
+  assert.ok(w.logs.some((l) => l.msg === "worker did not apply the new CA state in time: killed" && l.pid === stopped.pid), "the stopped worker was killed");
+  const h = await untilHealth(w, (x) => x.workers?.running === 2 && x.workers.restarts === 1, "the stopped worker replaced");
+  assert.ok(!h.workers?.list.some((x) => x.pid === stopped.pid));
+  assert.ok(h.workers?.list.every((x) => x.appliedEpoch === 2), JSON.stringify(h.workers?.list));
+  for (let i = 0; i < 4; i++) {
+    const x = await call(w.port, { method: "PUT", path: `/puppet-ca/v1/certificate_request/after${i}`, body: "CSR" });
+    assert.equal(x.body, `ca2 PUT /puppet-ca/v1/certificate_request/after${i}`);
+  }
 });
