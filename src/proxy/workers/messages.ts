@@ -46,6 +46,8 @@ const toPrimary = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("applied"), revision: count, epoch: count, inFlight: count, holdAck: name.nullable() }),
   /** A request to a backend failed: the primary's pool judges it (passive check). */
   z.strictObject({ type: z.literal("passive"), pool: z.enum(["ca", "masters"]), backend: name, reason: z.string() }),
+  /** A CA write was answered 2xx: the in-process sync (primary) asks for a pass. */
+  z.strictObject({ type: z.literal("caWrite") }),
   /** A revocation went through this worker: the primary fetches the CRL now. */
   z.strictObject({ type: z.literal("revoked") }),
   z.strictObject({ type: z.literal("reloaded"), ok: z.boolean(), error: z.string().optional() }),

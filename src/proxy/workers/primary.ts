@@ -138,6 +138,9 @@ export class WorkerPool implements PrimaryPlane {
         if (pool && b) passiveFailure(pool, b, msg.reason);
         return;
       }
+      case "caWrite":
+        proxy?.onCaWrite?.();
+        return;
       case "revoked":
         void proxy?.refreshCrl();
         return;

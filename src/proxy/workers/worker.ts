@@ -135,6 +135,7 @@ export async function runWorker(): Promise<void> {
   if (init.state) follower.apply({ state: init.state, revision: init.revision });
   let revision = init.revision;
   const proxy = await ProxyServer.start({ config: p, log, accessLog, plane: followerPlane(follower, send) });
+  proxy.onCaWrite = () => send({ type: "caWrite" });
   applyBackends(proxy, init.backends);
   proxy.offerCrl(init.crl.pem, init.crl.source);
   const report = () => send({ type: "applied", revision, epoch: follower.state?.epoch ?? 0, inFlight: follower.writesInFlight, holdAck: follower.holdAck() });

@@ -65,6 +65,23 @@ test("a revocation through one worker and a new CRL by SIGHUP are refused on eve
   await everyWorker(w.port, p.node1, "ok");
 });
 
+test("a CA write answered through a worker asks the primary's in-process sync for a pass: the standby gets the certificate", async (t) => {
+  const w = await startWorkers(t, { sync: true });
+  const cadirs = w.cadirs as NonNullable<typeof w.cadirs>;
+  await untilHealth(w, (h) => h.workers?.running === 2 && h.sync.some((s) => s.destination === "ca2" && s.lastSuccess !== undefined), "workers up, first pass into ca2");
+  w.ca1.handler = (req, res) => {
+    req.resume();
+    const c = cadirs.cadir.clone();
+    c.serial = parseInt(readFileSync(join(cadirs.ca1, "serial"), "utf8"), 16);
+    c.sign("fresh");
+    c.writeTo(cadirs.ca1);
+    res.writeHead(200).end("signed");
+  };
+  assert.equal((await call(w.port, { method: "PUT", path: "/puppet-ca/v1/certificate_request/fresh", body: "CSR" })).status, 200);
+  // The schedule never fires in this test (once a year): only the write can have asked for the pass.
+  await until(() => existsSync(join(cadirs.ca2, "signed", "fresh.pem")), 15_000, "the standby got the new certificate");
+});
+
 /** Sync on, failed over to ca2, ca1 up again: ready for a failback. */
 async function failedOver(t: Parameters<typeof startWorkers>[0], o: Parameters<typeof startWorkers>[1]) {
   const w = await startWorkers(t, { sync: true, ...o });

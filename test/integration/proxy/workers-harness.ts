@@ -68,6 +68,7 @@ export async function startWorkers(t: TestContext, o: WorkersOptions = {}): Prom
     sync = `sync:
   cadirs: { ca1: ${cadirs.ca1}, ca2: ${cadirs.ca2} }
   watch: false
+  schedule: "0 0 1 1 *"
   backupDir: ${join(dir, "backups")}
   workDir: ${join(dir, "work")}
   rsync: { timeout: 20s }
