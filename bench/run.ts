@@ -19,13 +19,14 @@ import { failover } from "./scenarios/failover.js";
 import { syncLag } from "./scenarios/sync-lag.js";
 import { syncScale } from "./scenarios/sync-scale.js";
 import { throughput } from "./scenarios/throughput.js";
+import { workers } from "./scenarios/workers.js";
 import { twitch } from "./scenarios/twitch.js";
 import { fleetBroker } from "./scenarios/fleet-broker.js";
 
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
-  throughput, failover, cluster, sync: syncLag, "sync-scale": syncScale, agents, twitch, "fleet-broker": fleetBroker,
+  throughput, workers, failover, cluster, sync: syncLag, "sync-scale": syncScale, agents, twitch, "fleet-broker": fleetBroker,
 };
-const ORDER = ["throughput", "failover", "cluster", "sync", "sync-scale", "twitch", "fleet-broker", "agents"];
+const ORDER = ["throughput", "workers", "failover", "cluster", "sync", "sync-scale", "twitch", "fleet-broker", "agents"];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

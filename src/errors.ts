@@ -18,6 +18,8 @@ export const ERROR_CATALOG: Readonly<Record<string, number>> = {
   // proxy cluster (etcd)
   E_ETCD_UNAVAILABLE: 503, E_ETCD: 502, E_LEASE_EXPIRED: 503, E_NOT_CONTROLLER: 409, E_STALE_STATE: 409,
   E_HOLD_NOT_ACKNOWLEDGED: 503, E_FAILBACK_REFUSED: 409,
+  // proxy workers (proxy.workers > 1)
+  E_WORKER_MESSAGE: 500,
   // admin API
   E_UNKNOWN_BACKEND: 404, E_CONFLICT: 409, E_UNAVAILABLE: 503,
   // sync
@@ -287,5 +289,12 @@ export class HoldNotAcknowledgedError extends PuppetHaError {
 export class FailbackRefusedError extends PuppetHaError {
   constructor(message: string) {
     super("E_FAILBACK_REFUSED", message);
+  }
+}
+
+/** A message between the proxy's primary and a data-plane worker that does not match its schema (proxy/workers/messages.ts). */
+export class WorkerMessageError extends PuppetHaError {
+  constructor(from: string, type: string, problems: string) {
+    super("E_WORKER_MESSAGE", `bad message "${type}" from ${from}: ${problems}`);
   }
 }

@@ -156,6 +156,8 @@ export interface PuppetHaSpec extends FrontEndSpec {
   adminPort: number;
   stateDir: string;
   health: PuppetHaChecks;
+  /** Extra keys of the proxy section (workers, cluster). Default: workers 1, the one-process proxy the other rows measure. */
+  proxy?: Record<string, unknown>;
 }
 
 export function puppetHaConfig(s: PuppetHaSpec): string {
@@ -170,6 +172,8 @@ export function puppetHaConfig(s: PuppetHaSpec): string {
       timeouts: { connect: "2s", response: s.serverTimeout },
       stateDir: s.stateDir,
       accessLog: false,
+      workers: 1,
+      ...s.proxy,
     },
     admin: { listen: `127.0.0.1:${s.adminPort}` },
     log: { level: "warn", format: "json" },

@@ -5,7 +5,10 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname } from "node:path";
 import type { Row, ScenarioResult } from "./context.js";
 
-const SYSTEMS = ["puppet-ha", "haproxy", "haproxy (tuned)", "nginx", "cron rsync", "direct"];
+const SYSTEMS = [
+  "puppet-ha", "haproxy", "haproxy (tuned)", "nginx", "cron rsync", "direct",
+  "puppet-ha (1 worker)", "puppet-ha (2 workers)", "puppet-ha (cluster off)", "puppet-ha (cluster on)",
+];
 
 function fmt(x: number | undefined): string {
   if (x === undefined) return "";

@@ -28,6 +28,7 @@ interface Variant {
 
 const VARIANTS: Variant[] = [
   { key: "puppet-ha", kind: "puppet-ha", label: "puppet-ha (interval 1s, timeout 500ms, fall 2)" },
+  { key: "puppet-ha (2 workers)", kind: "puppet-ha", label: "puppet-ha, proxy.workers 2 (same checks)" },
   { key: "haproxy", kind: "haproxy", label: "haproxy defaults (inter 2s fall 3)" },
   { key: "haproxy (tuned)", kind: "haproxy", label: "haproxy tuned (inter 1s fall 2, backup)" },
   { key: "nginx", kind: "nginx", label: "nginx (backup, max_fails 1)" },
@@ -92,7 +93,7 @@ async function oneRun(
     const vdir = join(dir, v.key.replace(/\W+/g, "-"));
     const config = v.kind === "nginx" ? nginxFrontEnd(spec, vdir)
       : v.kind === "haproxy" ? haproxyFrontEnd(spec, v.key === "haproxy" ? HAPROXY_DEFAULT_CHECKS : HAPROXY_TUNED_CHECKS)
-      : puppetHaConfig({ ...spec, adminPort: admin, stateDir: join(vdir, "state"), health: PUPPET_HA_FAILOVER_CHECKS });
+      : puppetHaConfig({ ...spec, adminPort: admin, stateDir: join(vdir, "state"), health: PUPPET_HA_FAILOVER_CHECKS, ...(v.key === "puppet-ha (2 workers)" ? { proxy: { workers: 2 } } : {}) });
     front = await launchFrontEnd(v.kind, { label: v.key, port: fe, dir: vdir, config, cpu: ctx.cpu.frontEnd, readyPath: PATH, tls: ctx.pki.text }, ctx.log);
     // The agents' TLS side (client cert, session resumption) is an haproxy originator: a Node
     // client doing 200 handshakes/s with RSA keys starves the shared generator core.
@@ -140,10 +141,11 @@ function rows(outcomes: RunOutcome[]): Row[] {
     const of = (k: string) => outcomes.find((o) => o.mode === mode && o.variant === k);
     const vals = (f: (o: RunOutcome) => number) => Object.fromEntries(VARIANTS.map((v) => [v.key, round(f(of(v.key) as RunOutcome))]));
     const p = of("puppet-ha");
+    const p2 = of("puppet-ha (2 workers)");
     const sc = `2 failover (CA ${mode})`;
     out.push({
       scenario: sc, metric: "failed requests", unit: "", values: vals((o) => o.failed),
-      target: { text: "puppet-ha 0", pass: p !== undefined && p.failed === 0 },
+      target: { text: "puppet-ha 0, with 2 workers too", pass: p !== undefined && p.failed === 0 && p2 !== undefined && p2.failed === 0 },
     });
     out.push({ scenario: sc, metric: "first standby answer after the kill", unit: "s", values: vals((o) => o.firstStandbyMs / 1000) });
     out.push({ scenario: sc, metric: "last failure after the kill", unit: "s", values: vals((o) => o.lastFailureMs / 1000) });

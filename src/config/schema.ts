@@ -1,4 +1,5 @@
 // The whole config file: one section per part, cross-section rules, and the resulting type.
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { proxySection } from "../proxy/config.js";
 import { clusterSection } from "../proxy/control/config.js";
@@ -14,7 +15,15 @@ export const logSection = z.strictObject({
 
 export const configSchema = z.strictObject({
   // proxy.cluster (several proxies, one CA decision in etcd) lives with the control plane.
-  proxy: proxySection.extend({ cluster: clusterSection.optional() }).optional(),
+  proxy: proxySection.extend({
+    cluster: clusterSection.optional(),
+    /**
+     * Data-plane worker processes sharing the listener (src/proxy/workers/); the primary keeps the
+     * one CA decision (with proxy.cluster, the workers follow what this proxy applied from etcd). Default: one per core.
+     */
+    // z.custom, not z.number().int(): the loader reports a type mismatch as "is required" (load.ts).
+    workers: z.custom<number>((v) => Number.isSafeInteger(v) && (v as number) >= 1, { error: "must be a whole number >= 1" }).optional(),
+  }).transform((p) => ({ ...p, workers: p.workers ?? availableParallelism() })).optional(),
   admin: adminSection,
   sync: syncSection.optional(),
   twitch: twitchSection.optional(),

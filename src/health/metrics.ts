@@ -3,12 +3,16 @@
 // are counted as the sync service emits them (countSyncPasses); gauges are set from the
 // HealthReport at scrape time by update().
 import type { EventEmitter } from "node:events";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BackendStateName, HealthReport, SyncStateName } from "./report.js";
 import type { HealthEvent } from "./events.js";
 import { RequestStats } from "./request-stats.js";
 import { ClusterMetrics } from "./cluster-metrics.js";
 import { OperatorMetrics } from "./operator-metrics.js";
+import { WorkerMetrics } from "./worker-metrics.js";
+
+/** getMetricsAsJSON() of another process's registry (a proxy worker's). */
+export type MetricsJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 
 const BACKEND_STATES: BackendStateName[] = ["up", "down", "drain", "unknown"];
 const SYNC_STATES: SyncStateName[] = ["in-sync", "syncing", "diverged", "error"];
@@ -46,6 +50,10 @@ export class HealthMetrics {
   readonly operator: OperatorMetrics;
   /** With proxy.cluster: controller, view, members, lease counters (cluster-metrics.ts). */
   readonly cluster: ClusterMetrics;
+  /** With proxy.workers > 1: the worker processes (worker-metrics.ts). */
+  readonly workers: WorkerMetrics;
+  /** With proxy.workers > 1: the workers' registries, summed into this one at every scrape. */
+  #sources: (() => Promise<MetricsJson[]>)[] = [];
   /** lastPass.at per remote destination already counted, so a pass is counted once. */
   readonly #countedPass = new Map<string, string>();
   /** Destinations whose passes arrive from the sync service itself: every one is counted there. */
@@ -80,6 +88,7 @@ export class HealthMetrics {
     this.#failbacks.inc(0);
     this.operator = new OperatorMetrics(this.registry);
     this.cluster = new ClusterMetrics(this.registry);
+    this.workers = new WorkerMetrics(this.registry);
     if (opts.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       OperatorMetrics.dropMisnamedDefaults(this.registry);
@@ -174,11 +183,20 @@ export class HealthMetrics {
     for (const status of ["ok", "degraded", "down"] as const) this.#health.set({ status }, report.status === status ? 1 : 0);
     this.operator.update(report);
     this.cluster.update(report);
+    this.workers.update(report);
+  }
+
+  /** Other processes' metrics to add at every scrape (counters and histograms summed, see each metric's aggregator). */
+  addSource(source: () => Promise<MetricsJson[]>): void {
+    this.#sources.push(source);
   }
 
   /** The Prometheus text exposition of everything, after update(report). */
   async render(report: HealthReport): Promise<string> {
     this.update(report);
-    return this.registry.metrics();
+    if (this.#sources.length === 0) return this.registry.metrics();
+    const others = (await Promise.all(this.#sources.map((s) => s()))).flat();
+    const own = await this.registry.getMetricsAsJSON();
+    return AggregatorRegistry.aggregate([own, ...others]).metrics();
   }
 }

@@ -21,12 +21,12 @@ export class OperatorMetrics {
     const registers = [registry];
     new Gauge({
       name: "puppet_ha_build_info", help: "Always 1; the labels say which puppet-ha and Node.js run",
-      labelNames: ["version", "nodejs"], registers,
+      labelNames: ["version", "nodejs"], registers, aggregator: "first",
     }).set({ version: VERSION, nodejs: process.versions.node }, 1);
     this.#reloads = new Counter({ name: "puppet_ha_config_reloads_total", help: "Config reloads (SIGHUP), by result (success, failure)", labelNames: ["result"], registers });
     this.#crlFailures = new Counter({ name: "puppet_ha_crl_fetch_failures_total", help: "CRL fetches from the active CA that failed (no answer, HTTP error, invalid CRL)", registers });
     this.#refused = new Counter({ name: "puppet_ha_client_certs_refused_total", help: "TLS client certificates refused, by reason (revoked, or the verification error)", labelNames: ["reason"], registers });
-    this.#primaryActive = new Gauge({ name: "puppet_ha_ca_primary_active", help: "1 while the primary CA worker is the active one, 0 while a standby serves (after a failover)", registers });
+    this.#primaryActive = new Gauge({ name: "puppet_ha_ca_primary_active", help: "1 while the primary CA worker is the active one, 0 while a standby serves (after a failover)", registers, aggregator: "max" });
     for (const result of ["success", "failure"]) this.#reloads.inc({ result }, 0);
     this.#crlFailures.inc(0);
   }

@@ -72,6 +72,17 @@ export interface HealthReport {
   cluster?: ClusterReport;
   /** With a fleet.broker section only: the nodes' last runs from the broker's status bucket. */
   fleet?: FleetReport;
+  /** With proxy.workers > 1 only: the data-plane worker processes (their numbers are summed into pools). */
+  workers?: WorkersReport;
+}
+
+export interface WorkersReport {
+  configured: number;
+  /** Workers listening now. */
+  running: number;
+  /** Workers started again after one died. */
+  restarts: number;
+  list: { id: number; pid: number; since: string; listening: boolean; answered: boolean; appliedEpoch: number; caWritesInFlight: number; connections: number }[];
 }
 
 /** Counts of the fleet status bucket (src/twitch/fleet/fleet-counts.ts). */

@@ -95,6 +95,7 @@ export class ProxyRuntime {
       finalTimeoutMs: () => Math.max(500, (this.config.proxy?.ca.holdWrites ?? 10_000) - 500),
       events: proxy.events, log: this.log, scheduler: sched,
       ...(proxy.cluster ? clusterFailback(proxy.cluster) : {}),
+      ...(o.plane?.role === "primary" && !proxy.cluster ? { quiesce: o.plane.quiesce.bind(o.plane) } : {}),
     });
     proxy.arbiter.onTransition((t) => this.sync?.noteEpoch(t.epoch));
     proxy.arbiter.onPromotion(promotionHook({
@@ -129,8 +130,10 @@ export class ProxyRuntime {
       const fleet = o.config.fleet?.broker && new (await import("../twitch/fleet/fleet-counts.js")).FleetCountsWatcher(
         { ...o.config.fleet, broker: o.config.fleet.broker }, o.log.child({ part: "fleet" })).start();
       if (fleet) rt.onStop.push(() => fleet.stop());
+      const plane = o.plane?.role === "primary" ? o.plane : undefined;
+      const report = () => (fleet ? { ...healthReport(source), fleet: fleet.counts } : healthReport(source));
       const app = createAdminApp({
-        getReport: () => (fleet ? { ...healthReport(source), fleet: fleet.counts } : healthReport(source)), actions: proxyActions(source), events: proxy.events, metrics: proxy.metrics,
+        getReport: plane ? () => plane.report(report()) : report, actions: proxyActions(source), events: proxy.events, metrics: proxy.metrics,
         tokenFile: o.config.admin.tokenFile, version: VERSION, logger: o.log.child({ part: "admin" }),
       });
       rt.admin = await listenAdmin(app, o.config.admin);

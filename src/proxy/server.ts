@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createSecureContext, type TLSSocket } from "node:tls";
-import { ListenError, NoHealthyBackendError, UsageError } from "../errors.js";
+import { ListenError, NoHealthyBackendError, StateError, UsageError } from "../errors.js";
 import { EventKind, EventLog } from "../health/events.js";
 import { HealthMetrics } from "../health/metrics.js";
 import type { Logger } from "../log.js";
@@ -24,11 +24,12 @@ import { admitted, identify, identityOf, refuse } from "./identity.js";
 import { BackendPool, usable, type BackendInfo } from "./pool.js";
 import { classify } from "./route.js";
 import { poolView, type ProxySnapshot, type ProxySnapshotSource } from "./snapshot.js";
-import { openFileState } from "./control/store.js";
+import { openFileState, type CaState } from "./control/store.js";
 import { replyError } from "./respond.js";
 import { TlsMaterial } from "./tls.js";
 import { keyFileWarning, redactTarget } from "../token.js";
 import { attachUpstreams, backendWentDown, closeUpstreams, type Upstream, type UpstreamSettings } from "./upstream.js";
+import type { ProcessPlane } from "./workers/plane.js";
 
 export interface ProxyServerOptions {
   config: ProxyConfig;
@@ -47,6 +48,8 @@ export interface ProxyServerOptions {
    * the others reach it. Started by the caller once the admin listener is up (startCluster).
    */
   cluster?: { config: ClusterConfig; adminUrl: () => string };
+  /** proxy.workers > 1: this process is the primary (no listener) or a data-plane worker (src/proxy/workers/). */
+  plane?: ProcessPlane;
 }
 
 export class ProxyServer implements ProxySnapshotSource {
@@ -92,20 +95,35 @@ export class ProxyServer implements ProxySnapshotSource {
     for (const pool of [this.ca, this.masters]) this.metrics.registerBackends(pool.name, pool.backends.map((b) => b.name));
     const statePath = join(c.stateDir, "arbiter.json");
     const workers = c.ca.workers.map((w) => w.name);
+    const plane = o.plane;
+    const worker = plane?.role === "worker" ? plane : undefined;
     const cluster = (this.cluster = o.cluster && new ProxyCluster({
       config: o.cluster.config, workers, adminUrl: o.cluster.adminUrl, scheduler: sched, log: this.log, applyDrained: (names) => this.applyDrained(names),
+      ...(plane?.role === "primary" ? { dataPlane: plane.holdAcks } : {}),
     }));
+    const arbiterState = (): { initial: CaState; commit: (next: CaState) => Promise<void> } => {
+      if (cluster) return cluster.arbiterState();
+      const initial = { epoch: 0, active: workers[0] as string };
+      if (worker) return { initial, commit: () => Promise.reject(new StateError(statePath, "a data-plane worker does not decide the active CA (the primary process does)")) };
+      const file = openFileState(statePath, workers[0] as string);
+      const primary = plane?.role === "primary" ? plane : undefined;
+      return primary ? { initial: file.initial, commit: async (next) => { await primary.commit(next); await file.commit(next); } } : file;
+    };
     this.arbiter = new Arbiter({
-      // One proxy: the state file. A cluster: etcd, through the controller's commit.
-      workers, ...(cluster ? cluster.arbiterState() : openFileState(statePath, workers[0] as string)),
+      // One proxy: the state file (through the workers first when there are any). A cluster: etcd,
+      // through the controller's commit. A data-plane worker never decides: it follows the primary.
+      workers, ...arbiterState(),
       isUsable: (n) => { const b = this.ca.get(n); return b !== undefined && usable(b); },
       isPromotable: (n) => { const b = this.ca.get(n); return b?.state === "up" && !b.drained; },
       holdMs: c.ca.holdWrites, scheduler: sched, log: this.log,
       ...(cluster ? { decides: () => cluster.decides(), promoted: () => cluster.promoted() } : {}),
+      ...(worker ? { decides: () => false } : {}),
     }, statePath);
     cluster?.attach(this.arbiter);
-    this.router = cluster
-      ? new ClusterCaRouter({ follower: cluster.member.follower, arbiter: this.arbiter, holdMs: () => this.config.ca.holdWrites, scheduler: sched })
+    worker?.attach(this.arbiter);
+    const follower = cluster?.member.follower ?? worker?.follower;
+    this.router = follower
+      ? new ClusterCaRouter({ follower, arbiter: this.arbiter, holdMs: () => this.config.ca.holdWrites, scheduler: sched })
       : this.arbiter;
     this.tls = new TlsMaterial(c.tls, c.stateDir);
     this.tls.load();
@@ -146,8 +164,10 @@ export class ProxyServer implements ProxySnapshotSource {
     });
     this.ctx = {
       timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
-      arbiter: this.router, revoked: () => void this.crl.kick(),
-      markDown: (b, reason) => passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason),
+      arbiter: this.router, revoked: worker ? () => worker.revoked() : () => void this.crl.kick(),
+      markDown: worker
+        ? (b, reason) => worker.markDown(b.pool === "ca" ? "ca" : "masters", b.name, reason)
+        : (b, reason) => passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason),
       admission: (this.admission = new Admission({ perClient: c.limits.perClient, unauthenticated: c.limits.unauthenticated })),
       ended: (ex) => this.finished(ex), draining: false,
     };
@@ -166,14 +186,27 @@ export class ProxyServer implements ProxySnapshotSource {
   /** Create, load state and TLS, listen; the first health checks start at once. */
   static async start(o: ProxyServerOptions): Promise<ProxyServer> {
     const p = new ProxyServer(o);
+    if (o.plane?.role === "primary") {
+      // The workers listen; the primary checks backends and keeps the CRL current for them.
+      p.checker.start();
+      p.crl.start();
+      return p;
+    }
     await new Promise<void>((resolve, reject) => {
       p.server.once("error", (err) => reject(new ListenError(`cannot listen on ${o.config.listen.host}:${o.config.listen.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
       p.server.listen(o.config.listen.port, o.config.listen.host, () => resolve());
     });
-    p.checker.start();
-    p.crl.start();
+    if (o.plane?.role !== "worker") {
+      p.checker.start();
+      p.crl.start();
+    }
     p.log.info({ listen: p.address, active: p.arbiter.active, epoch: p.arbiter.epoch, crlNumber: p.tls.crl.info.number?.toString() }, "proxy listening");
     return p;
+  }
+
+  /** Agent connections open now. */
+  get connections(): number {
+    return this.sockets.size;
   }
 
   get address(): { host: string; port: number } {
@@ -292,6 +325,13 @@ export class ProxyServer implements ProxySnapshotSource {
       if (want) this.drain(b.name);
       else this.enable(b.name);
     }
+  }
+
+  /** A CRL fetched elsewhere (proxy.workers: by the primary): "" when adopted (valid and newer), else why not. */
+  offerCrl(pem: string, source: string): string {
+    const why = this.tls.offer(pem, source);
+    if (why === "") this.swapContext();
+    return why;
   }
 
   /** Fetch the CRL from the active CA now (tests, admin). */

@@ -12,7 +12,7 @@ import type { ClusterConfig } from "./config.js";
 import type { Leadership } from "./controller-cron.js";
 import { EtcdClient, type EtcdTls } from "./etcd.js";
 import { ClusterDrains } from "./drains.js";
-import { ClusterMember } from "./member.js";
+import { ClusterMember, type ClusterMemberOptions } from "./member.js";
 import { holdAcknowledged, membersPrefix, parseMember, type MemberRecord } from "./members.js";
 import type { CaState, StoredState } from "./store.js";
 import type { LeaseTiming } from "./timing.js";
@@ -28,6 +28,8 @@ export interface ProxyClusterOptions {
   log: Logger;
   /** Apply the cluster-wide set of drained backends (read every loopWait). */
   applyDrained(names: ReadonlySet<string>): void;
+  /** proxy.workers > 1: this proxy's workers, whose acknowledgements its member record waits for (member.ts). */
+  dataPlane?: ClusterMemberOptions["dataPlane"];
 }
 
 /** What /health and /metrics show of the cluster, from this proxy. */
@@ -76,7 +78,7 @@ export class ProxyCluster {
     this.member = new ClusterMember({
       client: this.client, name: c.name, prefix: c.prefix, timing: this.timing, adminUrl: o.adminUrl, workers: o.workers,
       // A refused CA write may go through once etcd answers again or a new controller is in place.
-      retryAfterS: Math.ceil(c.ttl / 1000), scheduler: o.scheduler, log: o.log,
+      retryAfterS: Math.ceil(c.ttl / 1000), scheduler: o.scheduler, log: o.log, ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
       beforeOrphanRelease: (s) => this.resumePromotion(s),
     });
     this.drains = new ClusterDrains({

@@ -29,6 +29,11 @@ export interface ClusterMemberOptions {
    * (its serial advance may not have run) is finished here first. Default: nothing.
    */
   beforeOrphanRelease?: (s: StoredState) => Promise<void>;
+  /**
+   * proxy.workers > 1: this proxy's data-plane workers, which forward its CA writes. Its record
+   * acknowledges a hold only once they all do, and counts their writes in flight.
+   */
+  dataPlane?: { acknowledged(holdId: string): boolean; writesInFlight(): number };
 }
 
 export class ClusterMember {
@@ -118,12 +123,13 @@ export class ClusterMember {
   private async publish(): Promise<void> {
     if (this.publishing || !this.running || !this.election.leaseId) return;
     this.publishing = true;
-    const ack = this.follower.holdAck();
+    const own = this.follower.holdAck();
+    const ack = own !== null && this.opts.dataPlane && !this.opts.dataPlane.acknowledged(own) ? null : own;
     const lease = this.election.leaseId;
     try {
       await this.registry.publish({
         adminUrl: typeof this.opts.adminUrl === "string" ? this.opts.adminUrl : this.opts.adminUrl(), appliedEpoch: this.follower.state?.epoch ?? 0, viewAgeMs: this.view.ageMs() ?? null,
-        caWritesInFlight: this.follower.writesInFlight, holdAck: ack, publishedAt: this.sched.now(),
+        caWritesInFlight: this.follower.writesInFlight + (this.opts.dataPlane?.writesInFlight() ?? 0), holdAck: ack, publishedAt: this.sched.now(),
       });
       this.lastAck = ack;
       this.publishedLease = lease;
