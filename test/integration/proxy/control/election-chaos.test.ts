@@ -12,22 +12,11 @@ import { EtcdCaStateStore, controllerKey } from "../../../../src/proxy/control/e
 import type { LeaseTiming } from "../../../../src/proxy/control/timing.js";
 import { startEtcdCluster, type EtcdMember } from "../../../helpers/etcd.js";
 import { TenureHistory } from "../../../helpers/tenure-history.js";
+import { prng } from "../../../helpers/prng.js";
 
 const TIMING: LeaseTiming = { ttlMs: 3000, loopWaitMs: 500, retryTimeoutMs: 1000 };
 const PREFIX = "/puppet-ha/chaos";
 const RUN_MS = 20_000;
-
-/** mulberry32: a small seeded PRNG, so that a failing schedule can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Write { writer: string; issuedAt: number; epoch: number; revision: number }
 
