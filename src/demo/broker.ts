@@ -2,7 +2,7 @@
 // started and stopped by its PID, configured as `puppet-ha fleet broker-config` would (Puppet CA
 // client certificates, per-node permissions), with certificates minted by the demo's own CA; the
 // demo node's twitch joins it and `fleet run` / `fleet status` over the broker can be tried.
-import { spawn } from "node:child_process";
+import { execa } from "execa";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fetchCaFiles, mintCert, type MintedCert } from "./cluster/pki.js";
@@ -20,7 +20,7 @@ export interface NatsProcess {
 
 /** `nats-server -c conf`; resolves once it is ready, with the port it listens on (the config may say -1). */
 export function startNats(conf: string, bin = "nats-server", readyMs = 20_000): Promise<NatsProcess> {
-  const child = spawn(bin, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = execa(bin, ["-c", conf], { stdin: "ignore", stdout: "ignore", stderr: "pipe", reject: false });
   let exited = false;
   const gone = new Promise<void>((resolve) => child.once("exit", () => {
     exited = true;
