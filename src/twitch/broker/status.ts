@@ -62,23 +62,44 @@ export interface ReadStatus {
 }
 
 /** Every key's newest value, verified; stops when the watcher has delivered the initial values. */
-export async function readAllStatus(kv: KV, trust: PuppetTrust, maxBytes: number): Promise<ReadStatus> {
-  const out: ReadStatus = { records: [], rejected: [] };
+/**
+ * What one bucket entry verified to, by key: reused by the next read while the entry's revision is
+ * the same (and the caller keeps the same trust), so a periodic reader verifies only what changed.
+ */
+export type StatusCache = Map<string, { revision: number; record?: StatusRecord; rejected?: string }>;
+
+export async function readAllStatus(kv: KV, trust: PuppetTrust, maxBytes: number, cache?: StatusCache): Promise<ReadStatus & { verified: number }> {
+  const out = { records: [] as StatusRecord[], rejected: [] as ReadStatus["rejected"], verified: 0 };
+  const seen: StatusCache = new Map();
   const st = await kv.status();
-  if (st.values === 0) return out;
+  if (st.values === 0) {
+    cache?.clear();
+    return out;
+  }
   const iter = await kv.watch();
   for await (const e of iter) {
     if (e.operation === "PUT") {
-      try {
-        const { payload, signer } = open(e.value, trust, maxBytes);
-        if (signer.certname !== e.key || payload.certname !== e.key) throw new DroppedMessage("bad-signature", `signed by ${signer.certname}`);
-        out.records.push(payload as unknown as StatusRecord);
-      } catch (err) {
-        out.rejected.push({ key: e.key, reason: (err as Error).message });
+      let entry = cache?.get(e.key);
+      if (entry?.revision !== e.revision) {
+        out.verified++;
+        try {
+          const { payload, signer } = open(e.value, trust, maxBytes);
+          if (signer.certname !== e.key || payload.certname !== e.key) throw new DroppedMessage("bad-signature", `signed by ${signer.certname}`);
+          entry = { revision: e.revision, record: payload as unknown as StatusRecord };
+        } catch (err) {
+          entry = { revision: e.revision, rejected: (err as Error).message };
+        }
       }
+      seen.set(e.key, entry);
+      if (entry.record) out.records.push(entry.record);
+      else out.rejected.push({ key: e.key, reason: entry.rejected ?? "" });
     }
     if (e.delta === 0) break;
   }
   iter.stop();
+  if (cache) {
+    cache.clear();
+    for (const [k, v] of seen) cache.set(k, v);
+  }
   return out;
 }

@@ -1,11 +1,12 @@
 // The fleet's counts on the proxy's status page: with a `fleet.broker` section the proxy reads the
-// broker's status bucket every minute (each record verified, as `fleet status` does: signed by the
+// broker's status bucket every minute (each new or changed record verified once, as `fleet status` does: signed by the
 // certname of its key) and keeps how many nodes report, how their last runs went and how many
 // fell silent. A broker that is down only shows as an error on the page; the proxy never waits for it.
+import { statSync } from "node:fs";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../log.js";
 import type { FleetConfig } from "../broker/config.js";
-import type { StatusRecord } from "../broker/status.js";
+import type { StatusCache, StatusRecord } from "../broker/status.js";
 import type { FleetReport as FleetCounts } from "../../health/report.js";
 
 export type { FleetCounts };
@@ -35,6 +36,11 @@ export class FleetCountsWatcher {
   #timer: NodeJS.Timeout | undefined;
   #counts: FleetCounts;
   #stopped = false;
+  /** Verified bucket entries by key and revision, valid while the CA and CRL files are unchanged. */
+  readonly #cache: StatusCache = new Map();
+  #trustStamp = "";
+  /** How many entries the last read verified (the others were unchanged since the read before). */
+  lastVerified = 0;
 
   constructor(cfg: FleetConfig & { broker: NonNullable<FleetConfig["broker"]> }, log: Logger, now: () => number = Date.now) {
     this.#cfg = cfg;
@@ -67,8 +73,12 @@ export class FleetCountsWatcher {
       ]);
       this.#nc ??= await connectBroker({ urls: b.urls, cert: b.tls.cert, key: b.tls.key, ca: b.tls.ca, name: "proxy-status-page", connectTimeoutMs: 5000 }, this.#log);
       const kv = await bindBucket(this.#nc, this.#cfg.statusBucket, false);
-      // The trust is read again each time: the CRL changes.
-      const { records, rejected } = await readAllStatus(kv, PuppetTrust.fromFiles(b.tls.ca, b.tls.crl), 1024 * 1024);
+      // The trust is read again each time (the CRL changes); a new CA or CRL file verifies every entry again.
+      const stamp = [b.tls.ca, b.tls.crl].map((f) => { const st = f ? statSync(f, { throwIfNoEntry: false }) : undefined; return `${st?.mtimeMs}:${st?.size}:${st?.ino}`; }).join("|");
+      if (stamp !== this.#trustStamp) this.#cache.clear();
+      this.#trustStamp = stamp;
+      const { records, rejected, verified } = await readAllStatus(kv, PuppetTrust.fromFiles(b.tls.ca, b.tls.crl), 1024 * 1024, this.#cache);
+      this.lastVerified = verified;
       this.#counts = { ...fleetCounts(records, rejected.length, this.#cfg.silentAfter, this.#now()), readAt: new Date(this.#now()).toISOString(), error: undefined };
     } catch (err) {
       this.#log.warn({ err }, "cannot read the fleet status bucket for the status page");

@@ -48,6 +48,14 @@ test("the status page shows the fleet's counts from the bucket; a forged record 
   t.after(() => watcher.stop());
   const c = await watcher.refresh();
   assert.deepEqual(c, { reporting: 4, ok: 1, changed: 1, failed: 1, silent: 1, rejected: 1, silentAfterMs: 2 * HOUR, readAt: new Date(NOW).toISOString(), error: undefined });
+  assert.equal(watcher.lastVerified, 5, "the first read verifies every entry");
+  // The next minute's read verifies only what changed (10,000 nodes must not cost 10,000 signature checks a minute).
+  assert.deepEqual(await watcher.refresh(), c, "the same counts from the cached verifications");
+  assert.equal(watcher.lastVerified, 0, "nothing changed: nothing verified again");
+  await put("web1.example", lastRun(2, 0, NOW - 30_000), NOW - 30_000);
+  const again = await watcher.refresh();
+  assert.equal(watcher.lastVerified, 1, "only the changed entry is verified");
+  assert.deepEqual([again.reporting, again.ok, again.changed, again.rejected], [4, 0, 2, 1]);
 
   const html = renderStatusFragment({ ...report({}), fleet: c });
   const row = /<table id="fleet">[\s\S]*?<tbody>\s*<tr>([\s\S]*?)<\/tr>/.exec(html)?.[1] ?? "";
