@@ -96,6 +96,8 @@ test("the watch hears each new state, also after the member it watched dies", as
   let s = await a.store.compareAndSet(undefined, { epoch: 1, active: "ca1" });
   await until(() => seen.length === 1, 5000, "first state seen");
   await etcd.members[0]?.kill(); // the watch's member (the client's first endpoint)
+  // If it led, wait for the survivors' election so the retries below are not spent inside it.
+  await Promise.all(etcd.members.slice(1).map((m) => etcd.waitHealthy(m)));
   // The controller's write may fail once on a connection the kill reset (a txn is not resent: it
   // may have been applied); like a controller, read again and retry.
   for (let i = 0; ; i++) {
