@@ -4,7 +4,8 @@
 // and `config check` run from an unrelated directory (no package.json next to the bundle), the man
 // page and bash completion; then install.md's steps (config in /etc/puppet-ha, `config check`, the
 // unit's command as user puppet-ha, its `ready`, `ca status`) bring up a proxy on loopback that
-// answers /health/live and forwards an agent's request; then dpkg -r and --purge leaving nothing
+// answers /health/live and forwards an agent's request, and the installed `sync --once` copies a
+// CA dir with that proxy as its arbiter; then dpkg -r and --purge leaving nothing
 // behind. It installs into the real system, so it purges a leftover first and always purges (and
 // drops a user it created) after.
 import { test, type TestContext } from "node:test";
@@ -17,7 +18,9 @@ import { gunzipSync } from "node:zlib";
 import { execa } from "execa";
 import { stringify } from "yaml";
 import { repoRoot } from "../../helpers/cli.js";
+import { FakeCadir } from "../../helpers/cadir.js";
 import { freePort } from "../../helpers/etcd.js";
+import { createTestCa } from "../../helpers/pki.js";
 import { call, fakeBackend, pki } from "../proxy/harness.js";
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
@@ -29,6 +32,7 @@ const INSTALLED = [
   "/usr/share/doc/puppet-ha/docs/install.md", "/usr/share/doc/puppet-ha/monitoring/puppet-ha.rules.yml",
 ];
 
+type Undo = (() => void | Promise<void>)[];
 const sh = (cmd: string, args: string[]) => execa(cmd, args, { reject: false, cwd: "/" });
 const installed = async () => (await sh("dpkg-query", ["-W", "-f=${Status}", "puppet-ha"])).stdout.includes("install ok installed");
 const userExists = async (name: string) => (await sh("getent", ["passwd", name])).exitCode === 0;
@@ -45,6 +49,12 @@ test("npm run package: a .deb that installs /usr/bin/puppet-ha and the units, st
     "/var/lib/puppet-ha or /etc/puppet-ha exist without the package: this machine runs puppet-ha, not a place for this test");
   const hadUser = await userExists("puppet-ha");
   const hadGroup = await groupExists("puppet-ha");
+  // What runs on the installed package (its proxy, files in /etc/puppet-ha) is undone first: the
+  // purge needs /etc/puppet-ha empty and deluser a user no process runs as.
+  const undo: Undo = [];
+  t.after(async () => {
+    for (const u of undo.reverse()) await u();
+  });
   t.after(async () => {
     if (await installed()) await sh("dpkg", ["--purge", "puppet-ha"]);
     if (!hadUser && (await userExists("puppet-ha"))) await sh("deluser", ["--quiet", "--system", "puppet-ha"]);
@@ -92,7 +102,7 @@ test("npm run package: a .deb that installs /usr/bin/puppet-ha and the units, st
   const bad = await sh("/usr/bin/puppet-ha", ["config", "check", "-c", "/nonexistent.yaml"]);
   assert.equal(bad.exitCode, 2);
 
-  await runInstalledProxy(t);
+  await runInstalledProxy(t, undo);
 
   const man = gunzipSync(readFileSync("/usr/share/man/man1/puppet-ha.1.gz")).toString();
   assert.match(man, /^\.TH PUPPET-HA 1 /);
@@ -123,7 +133,7 @@ test("npm run package: a .deb that installs /usr/bin/puppet-ha and the units, st
  * proxy is stopped by PID (SIGTERM: exit 0) and the files written here are removed, so the purge
  * below still finds /etc/puppet-ha empty.
  */
-async function runInstalledProxy(t: TestContext): Promise<void> {
+async function runInstalledProxy(t: TestContext, undo: Undo): Promise<void> {
   const p = pki();
   const ca1 = await fakeBackend(t, "ca1");
   const m1 = await fakeBackend(t, "m1");
@@ -133,7 +143,7 @@ async function runInstalledProxy(t: TestContext): Promise<void> {
   const etc = "/etc/puppet-ha";
   const tlsDir = join(etc, "tls");
   const owned: string[] = [tlsDir, join(etc, "puppet-ha.yaml"), join(etc, "admin.token")];
-  t.after(() => {
+  undo.push(() => {
     for (const f of owned) rmSync(f, { recursive: true, force: true });
   });
   const secret = (path: string, content: string | Buffer) => {
@@ -166,8 +176,11 @@ async function runInstalledProxy(t: TestContext): Promise<void> {
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+  undo.push(async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, "SIGKILL");
+      await exited;
+    }
   });
   const ready = await sh("/usr/bin/puppet-ha", ["ready", "-c", config, "--timeout", "60s"]);
   assert.equal(ready.exitCode, 0, `${String(ready.stderr)}\nproxy stderr: ${stderr}`);
@@ -179,6 +192,23 @@ async function runInstalledProxy(t: TestContext): Promise<void> {
   const agent = await call(port, { path: "/puppet/v3/catalog/node1", client: p.node1 });
   assert.equal(agent.body, "m1 GET /puppet/v3/catalog/node1", "an agent's request went through the installed proxy");
   assert.ok(existsSync("/var/lib/puppet-ha") && statSync("/var/lib/puppet-ha").uid === uid);
+
+  // The installed sync agent, with this proxy as its arbiter: its pass runs the scan worker thread,
+  // which the single bundled file must provide itself (there is no scan-worker.js beside it).
+  const cadirs = mkdtempSync(join(tmpdir(), "puppet-ha-deb-cadirs-"));
+  undo.push(() => rmSync(cadirs, { recursive: true, force: true }));
+  const source = new FakeCadir(createTestCa("deb-sync"));
+  source.sign("agent1");
+  source.writeTo(join(cadirs, "ca1"));
+  const syncConfig = join(cadirs, "sync.yaml");
+  writeFileSync(syncConfig, stringify({ sync: {
+    cadirs: { ca1: join(cadirs, "ca1"), ca2: join(cadirs, "ca2") }, writeInto: ["ca2"],
+    backupDir: join(cadirs, "backups"), workDir: join(cadirs, "work"),
+    arbiter: { url: `http://127.0.0.1:${adminPort}`, tokenFile: join(etc, "admin.token") },
+  } }));
+  const once = await sh("/usr/bin/puppet-ha", ["sync", "-c", syncConfig, "--once"]);
+  assert.equal(once.exitCode, 0, String(once.stderr));
+  assert.ok(existsSync(join(cadirs, "ca2", "signed", "agent1.pem")), "the installed sync agent copied the active CA's dir");
 
   assert.ok(child.pid !== undefined);
   process.kill(child.pid, "SIGTERM");
