@@ -59,5 +59,6 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return `a list (${v.length} item${v.length === 1 ? "" : "s"})`;
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
-  return `the ${typeof v} ${String(v)}`;
+  if (typeof v === "number" || typeof v === "boolean") return `the ${typeof v} ${v}`;
+  return `a ${typeof v}`;
 }
