@@ -186,6 +186,10 @@ async function runInstalledProxy(t: TestContext, undo: Undo): Promise<void> {
   assert.equal(ready.exitCode, 0, `${String(ready.stderr)}\nproxy stderr: ${stderr}`);
   const live = await fetch(`http://127.0.0.1:${adminPort}/health/live`);
   assert.equal(live.status, 200, await live.text());
+  // The default proxy.workers (one per core): /metrics sums the workers' registries and still lints.
+  const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const lint = await execa("/usr/bin/promtool", ["check", "metrics"], { input: metrics, reject: false });
+  assert.equal(lint.exitCode, 0, String(lint.stdout) + String(lint.stderr));
   const status = await sh("/usr/bin/puppet-ha", ["ca", "status", "-c", config]);
   assert.equal(status.exitCode, 0, String(status.stderr));
   assert.match(status.stdout, /ca1/);
