@@ -44,8 +44,8 @@ test("every npm package src/ imports is a runtime dependency, and every runtime 
   for (const p of ["http-proxy-3", "node-forge"]) assert.ok(!runtime.has(p), `${p} is not a runtime dependency`);
 });
 
-test("runtime dependencies are pinned with ~ and the engines field names Node 20.19 or later", () => {
-  for (const [p, spec] of Object.entries(manifest.dependencies)) assert.match(spec, /^~\d/, `${p}: "${spec}" is not pinned with ~`);
+test("dependencies and devDependencies are pinned with ~ and the engines field names Node 20.19 or later", () => {
+  for (const [p, spec] of Object.entries({ ...manifest.dependencies, ...manifest.devDependencies })) assert.match(spec, /^~\d/, `${p}: "${spec}" is not pinned with ~`);
   assert.equal(manifest.engines.node, ">=20.19");
 });
 
