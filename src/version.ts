@@ -10,4 +10,7 @@ function checkoutVersion(): string {
   return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 }
 
+/** Running as the single bundled file (scripts/bundle.mjs): no module of src/ exists beside it. */
+export const BUNDLED: boolean = typeof PUPPET_HA_BUILD_VERSION === "string";
+
 export const VERSION: string = typeof PUPPET_HA_BUILD_VERSION === "string" ? PUPPET_HA_BUILD_VERSION : checkoutVersion();

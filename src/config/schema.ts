@@ -21,7 +21,7 @@ export const configSchema = z.strictObject({
      * Data-plane worker processes sharing the listener (src/proxy/workers/); the primary keeps the
      * one CA decision (with proxy.cluster, the workers follow what this proxy applied from etcd). Default: one per core.
      */
-    // z.custom, not z.number().int(): the loader reports a type mismatch as "is required" (load.ts).
+    // z.custom: one message whether a non-number or a number below 1 is given.
     workers: z.custom<number>((v) => Number.isSafeInteger(v) && (v as number) >= 1, { error: "must be a whole number >= 1" }).optional(),
   }).transform((p) => ({ ...p, workers: p.workers ?? availableParallelism() })).optional(),
   admin: adminSection,

@@ -3,7 +3,7 @@
 // fragment (`?fragment=1`) every 2 s. Every value is escaped here; the CSP allows only this
 // script and style (by hash) and same-origin fetches.
 import { createHash } from "node:crypto";
-import type { BackendReport, ClusterReport, ExpiryReport, FleetReport, HealthReport, PoolReport, SyncDestinationReport } from "./report.js";
+import type { BackendReport, ClusterReport, ExpiryReport, FleetReport, HealthReport, PoolReport, SyncDestinationReport, WorkersReport } from "./report.js";
 import { formatMs } from "./health-status.js";
 
 const STYLE = `
@@ -115,6 +115,7 @@ ${arbiter(r)}
 ${r.cluster ? cluster(r.cluster) : ""}
 ${expiry(r)}
 ${r.pools.map((p) => pool(p, r.arbiter.active, r.time)).join("\n")}
+${r.workers ? workers(r.workers, r.time) : ""}
 ${sync(r.sync, r.time)}
 ${r.fleet ? fleet(r.fleet, r.time) : ""}
 ${events(r.events)}
@@ -178,6 +179,16 @@ function cluster(c: ClusterReport): string {
   return `<h2>Cluster</h2>
 <p>Controller: <strong>${e(c.controller ?? "none")}</strong> · etcd ${etcd} · lease renewals ${e(c.leaseRenewals)} (failed ${e(c.leaseRenewalFailures)}) · elected here ${e(c.controllerChanges)} times · view deadline missed ${e(c.viewDeadlineMisses)} times</p>
 <table id="cluster"><thead><tr><th>Member</th><th>Admin URL</th><th>Applied epoch</th><th>View age</th><th>CA writes in flight</th></tr></thead><tbody>
+${rows.join("\n")}
+</tbody></table>`;
+}
+
+/** proxy.workers > 1: the data-plane worker processes (pid, up since, restarts). */
+function workers(w: WorkersReport, now: string): string {
+  const rows = w.list.map((x) => `<tr class="${x.listening && x.answered ? "up" : "down"}" data-worker="${e(x.id)}"><td class="num">${e(x.id)}</td><td class="num pid">${e(x.pid)}</td>` +
+    `<td>${e(ago(x.since, now))}</td><td class="state">${x.listening ? (x.answered ? "serving" : "not answering") : "starting"}</td><td class="num">${e(x.appliedEpoch)}</td><td class="num">${e(x.connections)}</td></tr>`);
+  return `<h2>Workers <span class="muted">(${e(w.running)} of ${e(w.configured)} serving, <span id="worker-restarts">${e(w.restarts)}</span> restarts)</span></h2>
+<table id="workers"><thead><tr><th>Worker</th><th>PID</th><th>Up since</th><th>State</th><th>Applied epoch</th><th>Connections</th></tr></thead><tbody>
 ${rows.join("\n")}
 </tbody></table>`;
 }

@@ -236,6 +236,7 @@ export class ProxyRuntime {
     const restart = [
       ...(changed(cur.proxy?.cluster, next.proxy.cluster) ? ["proxy.cluster"] : []),
       ...(changed(cur.sync, next.sync) ? ["sync"] : []),
+      ...(cur.log.format !== next.log.format ? ["log.format"] : []),
       ...(changed(cur.admin.listen, next.admin.listen) || changed(cur.admin.tls, next.admin.tls) || cur.admin.tokenFile !== next.admin.tokenFile ? ["admin.listen/tls/tokenFile"] : []),
     ];
     this.config = { ...next, sync: cur.sync, admin: { ...next.admin, listen: cur.admin.listen, tls: cur.admin.tls, tokenFile: cur.admin.tokenFile } };

@@ -348,8 +348,10 @@ export class ProxyServer implements ProxySnapshotSource {
   reload(next: ProxyConfig): void {
     const cur = this.config;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    const needRestart = (["listen", "stateDir"] as const).filter((k) => !same(cur[k], next[k]));
-    if (!same(cur.ca.workers, next.ca.workers)) needRestart.push("ca.workers" as never);
+    const needRestart: string[] = (["listen", "stateDir"] as const).filter((k) => !same(cur[k], next[k]));
+    if (!same(cur.ca.workers, next.ca.workers)) needRestart.push("ca.workers");
+    // Node takes the header limit when the listener is created only.
+    if (cur.limits.headerSize !== next.limits.headerSize) needRestart.push("limits.headerSize");
     const tls = new TlsMaterial(next.tls, cur.stateDir);
     tls.crl = this.tls.crl; // never go back to an older CRL
     tls.load();
@@ -364,6 +366,7 @@ export class ProxyServer implements ProxySnapshotSource {
     if (!same(cur.masters.workers, next.masters.workers)) this.replaceMasters(next.masters.workers, next.timeouts.response);
     this.checker.params = next.health;
     this.arbiter.setHoldMs(next.ca.holdWrites);
+    this.crl.setIntervalMs(next.ca.crlRefresh);
     this.server.headersTimeout = next.timeouts.clientHeaders;
     this.server.requestTimeout = next.timeouts.clientRequest;
     this.server.keepAliveTimeout = next.timeouts.clientIdle;

@@ -96,6 +96,16 @@ export class CrlRefresher {
     this.cancelTimer?.();
   }
 
+  /**
+   * SIGHUP with a new proxy.ca.crlRefresh: the next fetch is one new interval from now (or from the
+   * end of the fetch in progress).
+   */
+  setIntervalMs(ms: number): void {
+    if (ms === this.o.intervalMs) return;
+    this.o.intervalMs = ms;
+    if (!this.fetching) this.schedule();
+  }
+
   private schedule(): void {
     this.cancelTimer?.();
     if (this.running) this.cancelTimer = this.sched.setTimeout(() => void this.kick(), this.o.intervalMs);

@@ -42,7 +42,8 @@ test("promtool check rules and promtool test rules pass; every alert has a firin
   const rules = parse(read("puppet-ha.rules.yml")) as { groups: { rules: { alert: string; expr: string }[] }[] };
   const alerts = rules.groups.flatMap((g) => g.rules.map((r) => r.alert));
   for (const wanted of ["PuppetHaCaDown", "PuppetHaRunningOnStandby", "PuppetHaSyncLag", "PuppetHaSyncDiverged",
-    "PuppetHaCrlExpiresSoon", "PuppetHaCaCertExpiresSoon", "PuppetHaNoCompileMasterUp"]) assert.ok(alerts.includes(wanted), wanted);
+    "PuppetHaCrlExpiresSoon", "PuppetHaCaCertExpiresSoon", "PuppetHaNoCompileMasterUp",
+    "PuppetHaClusterEtcdUnreachable", "PuppetHaClusterNoController", "PuppetHaClusterMemberBehind"]) assert.ok(alerts.includes(wanted), wanted);
   const tests = parse(read("puppet-ha.rules.test.yml")) as { tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
   const firing = new Set(tests.tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
   const quiet = new Set(tests.tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length === 0).map((a) => a.alertname)));

@@ -1,11 +1,14 @@
 // The CA-writes-in-flight count is exact whatever clients do (pipelining, aborts mid-body, resets,
-// slow bodies), and no client can hold failback off by abandoning writes (issue 12, items 2, 4).
+// slow bodies), no client can hold failback off by abandoning writes, and a write whose client left
+// is still waited for by the failback's final pull (issue 12, items 2, 4).
 // Real proxy runtime, fake CA workers, real rsync for the failback's pulls.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { connect, type TLSSocket } from "node:tls";
 import { call, pki, until } from "./harness.js";
-import { admin, failOver, startHa, TOKEN, type Ha } from "./ha-harness.js";
+import { admin, failOver, serialOf, signOn, startHa, TOKEN, type Ha } from "./ha-harness.js";
 import type { Issued } from "../../helpers/pki.js";
 
 /** A raw TLS connection to the proxy (with or without a client cert), connected. */
@@ -119,4 +122,31 @@ test("a client abandoning a CA write every 200 ms does not hold off a failback; 
   // A write now goes to the primary.
   const w = await call(ha.port, { method: "PUT", path: "/puppet-ca/v1/certificate_request/after", body: "CSR" });
   assert.equal(w.body, "ca1 PUT /puppet-ca/v1/certificate_request/after");
+});
+
+test("a CA write whose client left is still waited for: the failback's final pull holds the certificate the CA signed after", async (t) => {
+  const ha = await failedOverWithPrimaryBack(t);
+  // The standby signs a CSR whose client is gone by then: 1.5 s into the failback's write hold.
+  let signed: string | undefined;
+  let over = false;
+  t.after(() => (over = true));
+  ha.ca2.handler = (req, res) => {
+    void until(() => over || ha.rt.proxy.arbiter.holding, 20_000, "failback write hold").then(() => setTimeout(() => {
+      if (over) return;
+      signed = signOn(ha, ha.dir2, "left9").serial;
+      res.writeHead(200).end("signed");
+    }, 1500));
+  };
+  const s = await open(ha.port);
+  s.write(put("left9"));
+  await until(() => ha.ca2.seen.some((x) => x.url.endsWith("/left9")), 5000, "the CSR reached ca2");
+  s.destroy();
+  await closed(s);
+  // Its client is gone, the CA is still doing it: it still counts.
+  assert.equal(ha.rt.proxy.arbiter.inFlightWrites, 1, "the abandoned write still counts while the CA works on it");
+  const r = await admin(ha, "POST", "/api/ca/failback", TOKEN);
+  assert.equal(r.status, 200, r.text);
+  assert.ok(signed, "ca2 signed left9");
+  assert.ok(existsSync(join(ha.dir1, "signed", "left9.pem")), "the primary got the certificate signed for a client that had left");
+  assert.equal(parseInt(serialOf(ha.dir1), 16), parseInt(signed, 16) + 1, "the primary's next serial is above it (no serial twice)");
 });

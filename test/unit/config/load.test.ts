@@ -99,6 +99,31 @@ test("missing required keys are named", () => {
   assert.match(ps.find((p) => p.path === "proxy.tls")?.message ?? "", /required/);
 });
 
+test("a value of the wrong type is named with the type expected and what was given, not as missing", () => {
+  const text = `proxy:
+  tls: { cert: /c.pem, key: /k.pem, ca: /ca.pem, crl: /crl.pem }
+  listen: 8140
+  ca:
+    workers: "ca1"
+  masters:
+    workers:
+      - { name: m1, url: "http://127.0.0.1:18140" }
+  health: { rise: "two" }
+admin: { tokenFile: 12, listen: }
+sync: [ca1]
+`;
+  const byPath = new Map(problems(text).map((p) => [p.path, p]));
+  assert.deepEqual(byPath.get("proxy.listen"), { path: "proxy.listen", message: "must be a string, not the number 8140", line: 3 });
+  assert.deepEqual(byPath.get("proxy.ca.workers"), { path: "proxy.ca.workers", message: 'must be a list, not the string "ca1"', line: 5 });
+  assert.equal(byPath.get("proxy.health.rise")?.message, 'must be a number, not the string "two"');
+  assert.equal(byPath.get("admin.tokenFile")?.message, "must be a string, not the number 12");
+  assert.equal(byPath.get("admin.listen")?.message, "must be a string, not an empty value");
+  assert.equal(byPath.get("sync")?.message, "must be a mapping (key: value), not a list (1 item)");
+  // A key that is really absent is still "is required".
+  const missing = problems("proxy:\n  tls: { cert: /c.pem, key: /k.pem, ca: /ca.pem }\n  ca: { workers: [] }\n  masters: { workers: [] }\n");
+  assert.equal(missing.find((p) => p.path === "proxy.tls.crl")?.message, "is required");
+});
+
 test("duplicate worker names, unknown sections and YAML syntax errors are refused", () => {
   const dup = problems(minimalProxy + "      - { name: m1, url: \"http://127.0.0.1:18141\" }\n");
   assert.deepEqual(dup.map((p) => [p.path, p.message]), [["proxy.masters.workers[1].name", 'duplicate worker name "m1"']]);

@@ -62,3 +62,19 @@ test("kicks during a fetch coalesce into one more fetch", async () => {
   assert.deepEqual(s.offered, ["old", "crl3"]);
   assert.equal(s.adopted(), 1);
 });
+
+test("setIntervalMs (SIGHUP): the next fetch is one new interval from now; the same interval changes nothing", async () => {
+  const s = setup();
+  s.r.start();
+  s.clock.advance(500);
+  s.r.setIntervalMs(1000);
+  s.clock.advance(500);
+  assert.equal(s.calls.length, 1, "same interval: the timer was not restarted");
+  s.answer({ status: 304, body: "", lastModified: undefined });
+  await flush();
+  s.r.setIntervalMs(100_000);
+  s.clock.advance(99_999);
+  assert.equal(s.calls.length, 1);
+  s.clock.advance(1);
+  assert.equal(s.calls.length, 2);
+});
