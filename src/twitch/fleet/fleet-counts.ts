@@ -1,16 +1,17 @@
 // The fleet's counts on the proxy's status page: with a `fleet.broker` section the proxy reads the
 // broker's status bucket every minute (each new or changed record verified once, as `fleet status` does: signed by the
 // certname of its key) and keeps how many nodes report, how their last runs went and how many
-// fell silent. A broker that is down only shows as an error on the page; the proxy never waits for it.
+// fell silent; given the signed certnames (./signed-certnames.ts), also how many never reported. A
+// broker that is down only shows as an error on the page; the proxy never waits for it.
 import { statSync } from "node:fs";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../log.js";
 import type { FleetConfig } from "../broker/config.js";
 import type { StatusCache, StatusRecord } from "../broker/status.js";
 import type { FleetReport as FleetCounts } from "../../health/report.js";
+import type { SignedCertnames } from "./signed-certnames.js";
 
 export type { FleetCounts };
-
 
 /** Pure: the counts of verified records at `now`. */
 export function fleetCounts(records: readonly StatusRecord[], rejected: number, silentAfterMs: number, now: number): Omit<FleetCounts, "readAt" | "error"> {
@@ -32,6 +33,8 @@ export class FleetCountsWatcher {
   readonly #cfg: FleetConfig & { broker: NonNullable<FleetConfig["broker"]> };
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #signed: SignedCertnames | undefined;
+  #signedError = "";
   #nc: NatsConnection | undefined;
   #timer: NodeJS.Timeout | undefined;
   #counts: FleetCounts;
@@ -42,10 +45,11 @@ export class FleetCountsWatcher {
   /** How many entries the last read verified (the others were unchanged since the read before). */
   lastVerified = 0;
 
-  constructor(cfg: FleetConfig & { broker: NonNullable<FleetConfig["broker"]> }, log: Logger, now: () => number = Date.now) {
+  constructor(cfg: FleetConfig & { broker: NonNullable<FleetConfig["broker"]> }, log: Logger, now: () => number = Date.now, signed?: SignedCertnames) {
     this.#cfg = cfg;
     this.#log = log;
     this.#now = now;
+    this.#signed = signed;
     this.#counts = { reporting: 0, ok: 0, changed: 0, failed: 0, silent: 0, rejected: 0, silentAfterMs: cfg.silentAfter, readAt: undefined, error: undefined };
   }
 
@@ -79,12 +83,34 @@ export class FleetCountsWatcher {
       this.#trustStamp = stamp;
       const { records, rejected, verified } = await readAllStatus(kv, PuppetTrust.fromFiles(b.tls.ca, b.tls.crl), 1024 * 1024, this.#cache);
       this.lastVerified = verified;
-      this.#counts = { ...fleetCounts(records, rejected.length, this.#cfg.silentAfter, this.#now()), readAt: new Date(this.#now()).toISOString(), error: undefined };
+      const never = await this.#neverReported(records);
+      this.#counts = {
+        ...fleetCounts(records, rejected.length, this.#cfg.silentAfter, this.#now()), ...(never === undefined ? {} : { neverReported: never }),
+        readAt: new Date(this.#now()).toISOString(), error: undefined,
+      };
     } catch (err) {
       this.#log.warn({ err }, "cannot read the fleet status bucket for the status page");
       this.#counts = { ...this.#counts, error: (err as Error).message };
     }
     return this.#counts;
+  }
+
+  /** Signed certnames without a verified record; undefined without a source or when it cannot be read (logged). */
+  async #neverReported(records: readonly StatusRecord[]): Promise<number | undefined> {
+    if (!this.#signed) return undefined;
+    try {
+      const signed = await this.#signed.read();
+      const reporting = new Set(records.map((r) => r.certname));
+      let n = 0;
+      for (const name of signed) if (!reporting.has(name)) n++;
+      this.#signedError = "";
+      return n;
+    } catch (err) {
+      // Once per distinct failure, not every minute.
+      if ((err as Error).message !== this.#signedError) this.#log.warn({ err, cadir: this.#signed.cadir }, "cannot read the signed certnames for the status page's never-reported count");
+      this.#signedError = (err as Error).message;
+      return undefined;
+    }
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,8 @@
 // becomes an error on the page, never a failure of the proxy.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { connectBroker } from "../../../src/twitch/broker/connect.js";
 import { seal } from "../../../src/twitch/broker/envelope.js";
 import { bindBucket, statusRecord } from "../../../src/twitch/broker/status.js";
@@ -14,6 +16,8 @@ import { report } from "../../helpers/health.js";
 import { admin, startHa } from "../proxy/ha-harness.js";
 import { memoryLog, startFleet } from "./broker-harness.js";
 import { identityOf } from "./broker-client.js";
+import { FakeCadir } from "../../helpers/cadir.js";
+import { cadirSignedCertnames } from "../../../src/twitch/fleet/signed-certnames.js";
 
 const NOW = Date.parse("2026-12-06T12:00:00Z");
 const HOUR = 3_600_000;
@@ -87,7 +91,41 @@ test("a broker that is down is an error in the counts (the last counts kept), an
   assert.deepEqual([up.reporting, up.ok, up.error], [1, 1, undefined]);
 });
 
-test("a proxy with fleet.broker shows the counts on /health and its status page", async (t) => {
+test("never reported: signed, unrevoked certnames of the cadir without a verified record", async (t) => {
+  const fleet = await startFleet(t);
+  const { log } = memoryLog();
+  const nc = await connectBroker({ urls: [fleet.url], cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, name: "t" }, log);
+  t.after(() => nc.close());
+  const kv = await bindBucket(nc, "puppet_ha_fleet", true);
+  const put = async (certname: string, signer = certname) =>
+    kv.put(certname, seal(statusRecord(certname, lastRun(0, 0, NOW), {}, NOW) as unknown as Record<string, unknown>, identityOf(fleet.files(signer))));
+  await put("web1.example");
+  await put("web2.example", "web1.example"); // forged: web2 has not reported
+  const cadir = new FakeCadir();
+  for (const n of ["web1.example", "web2.example", "web3.example"]) cadir.sign(n);
+  cadir.revoke(cadir.sign("gone.example"));
+  const dir = cadir.writeTo(join(fleet.dir, "cadir"));
+  const cfg = {
+    subjectPrefix: "puppet-ha.fleet", statusBucket: "puppet_ha_fleet", silentAfter: 2 * HOUR, concurrency: 100, canary: 1,
+    broker: { urls: [fleet.url], tls: { cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, crl: fleet.crlFile } },
+  };
+  const watcher = new FleetCountsWatcher(cfg, log, () => NOW, cadirSignedCertnames(() => dir));
+  t.after(() => watcher.stop());
+  const c = await watcher.refresh();
+  assert.deepEqual([c.reporting, c.rejected, c.neverReported], [1, 1, 2], "web2 (forged record) and web3; not the revoked one");
+  await put("web3.example");
+  assert.equal((await watcher.refresh()).neverReported, 1);
+  const row = /<table id="fleet">[\s\S]*?<tbody>\s*<tr>([\s\S]*?)<\/tr>/.exec(renderStatusFragment({ ...report({}), fleet: c }))?.[1] ?? "";
+  assert.deepEqual([...row.matchAll(/<td[^>]*>(\d+)<\/td>/g)].map((m) => Number(m[1])), [1, 1, 0, 0, 0, 1, 2]);
+  assert.match(renderStatusFragment({ ...report({}), fleet: { ...c, neverReported: undefined } }), /<td class="muted"[^>]*>n\/a<\/td>/, "no local cadir: n/a");
+
+  // The cadir gone: the count is left out (logged once), the other counts stay.
+  rmSync(dir, { recursive: true, force: true });
+  const without = await watcher.refresh();
+  assert.deepEqual([without.reporting, without.neverReported, without.error], [2, undefined, undefined]);
+});
+
+test("a proxy with fleet.broker shows the counts on /health and its status page, never-reported from its local cadir", async (t) => {
   const fleet = await startFleet(t);
   const { log } = memoryLog();
   const nc = await connectBroker({ urls: [fleet.url], cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, name: "t" }, log);
@@ -95,8 +133,8 @@ test("a proxy with fleet.broker shows the counts on /health and its status page"
   const kv = await bindBucket(nc, "puppet_ha_fleet", true);
   const now = Date.now();
   await kv.put("web1.example", seal(statusRecord("web1.example", lastRun(2, 0, now), {}, now) as unknown as Record<string, unknown>, identityOf(fleet.files("web1.example"))));
+  // With the in-process sync over two local cadirs (node1 signed in them): "never reported" is counted.
   const ha = await startHa(t, {
-    sync: false,
     fleet: { broker: { urls: [fleet.url], tls: { cert: fleet.controller.cert, key: fleet.controller.key, ca: fleet.caFile, crl: fleet.crlFile } } },
   });
   // The first read starts with the proxy and does not hold it up: wait for it.
@@ -105,7 +143,9 @@ test("a proxy with fleet.broker shows the counts on /health and its status page"
     await new Promise((r) => setTimeout(r, 50));
     health = await admin(ha, "GET", "/health");
   }
-  assert.deepEqual(health.json.fleet, { reporting: 1, ok: 0, changed: 1, failed: 0, silent: 0, rejected: 0, silentAfterMs: 2 * HOUR, readAt: (health.json.fleet as { readAt: string }).readAt });
+  assert.deepEqual(health.json.fleet, {
+    reporting: 1, ok: 0, changed: 1, failed: 0, silent: 0, rejected: 0, neverReported: 1, silentAfterMs: 2 * HOUR, readAt: (health.json.fleet as { readAt: string }).readAt,
+  });
   const page = await admin(ha, "GET", "/?fragment=1");
   assert.match(page.text, /<table id="fleet">/);
 });
