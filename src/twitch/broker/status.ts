@@ -80,7 +80,6 @@ export function verifyEntry(e: { key: string; value: Uint8Array; revision: numbe
 }
 
 /** Every key's newest value, verified; stops when the watcher has delivered the initial values. */
-
 export async function readAllStatus(kv: KV, trust: PuppetTrust, maxBytes: number, cache?: StatusCache): Promise<ReadStatus & { verified: number }> {
   const out = { records: [] as StatusRecord[], rejected: [] as ReadStatus["rejected"], verified: 0 };
   const seen: StatusCache = new Map();
