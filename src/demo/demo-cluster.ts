@@ -156,10 +156,14 @@ export class Demo {
     if (fe?.info.kind === "puppet-ha") {
       this.opts.onInstance("proxy (with the fleet's counts)", "starting");
       await fe.stop();
-      this.cluster.frontEnd = await startFrontEnd("puppet-ha", {
-        ...this.cluster.frontEndContext,
-        fleet: { broker: { urls: [b.url], tls: { cert: b.controller.cert, key: b.controller.key, ca: b.caFile, crl: b.crlFile } } },
-      });
+      const fleet = { broker: { urls: [b.url], tls: { cert: b.controller.cert, key: b.controller.key, ca: b.caFile, crl: b.crlFile } } };
+      try {
+        this.cluster.frontEnd = await startFrontEnd("puppet-ha", { ...this.cluster.frontEndContext, fleet });
+      } catch (err) {
+        // The demo keeps its proxy whatever happens: back to the config without the fleet section.
+        this.cluster.frontEnd = await startFrontEnd("puppet-ha", this.cluster.frontEndContext);
+        throw err;
+      }
       this.opts.onInstance("proxy (with the fleet's counts)", "ready");
     }
     return b;
