@@ -1,24 +1,11 @@
 // The YAML side of loading a config file, without any schema: which file, parse with line numbers, find the
 // line of a key path for a problem, freeze the result. Used by ./load.ts (zod, every section) and
-// by twitch's own loader (src/twitch/config-load.ts), which must not load zod.
-import { readFileSync } from "node:fs";
+// by twitch's own loader (src/twitch/config-load.ts, only when its fast parse finds a problem), which must not load zod.
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
-import { ConfigError, FileAccessError, type ConfigProblem } from "../errors.js";
+import { ConfigError, type ConfigProblem } from "../errors.js";
+import { formatPath } from "./config-file.js";
 
-export const DEFAULT_CONFIG_FILE = "/etc/puppet-ha/puppet-ha.yaml";
-
-/** The config file to use: `-c FILE`, else $PUPPET_HA_CONFIG, else the default path. */
-export function configPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? env.PUPPET_HA_CONFIG ?? DEFAULT_CONFIG_FILE;
-}
-
-export function readConfigText(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (cause) {
-    throw new FileAccessError(file, "config file", { cause });
-  }
-}
+export { configPath, DEFAULT_CONFIG_FILE, deepFreeze, formatPath, readConfigText } from "./config-file.js";
 
 /** The file's mapping of sections; throws ConfigError for YAML errors or a non-mapping. */
 export function parseYaml(text: string, file: string): { raw: Record<string, unknown>; doc: Document; lines: LineCounter } {
@@ -66,16 +53,4 @@ function findNode(doc: Document, path: (string | number)[], atKey: boolean): Yam
     }
   }
   return found;
-}
-
-export function formatPath(path: readonly (string | number)[]): string {
-  return path.reduce<string>((s, p) => (typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${p}` : p), "");
-}
-
-export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }

@@ -12,7 +12,7 @@ import { runPuppetAgent, agentDirs, type AgentRunResult } from "./cluster/agent.
 import { Cluster, FRONT_END_HOST } from "./cluster/cluster.js";
 import { EtcdMembers } from "./cluster/etcd.js";
 import { ProxySet } from "./cluster/proxy-set.js";
-import { packageRoot, selfCliArgv } from "./cluster/frontend.js";
+import { packageRoot, selfCliArgv, startFrontEnd } from "./cluster/frontend.js";
 import { LOOPBACK, pollUntil, request } from "./cluster/net.js";
 import type { PuppetSystem } from "./cluster/system.js";
 import type { DemoClusterPorts, DemoPorts } from "./preflight.js";
@@ -140,7 +140,8 @@ export class Demo {
 
   /**
    * `--broker`, after the demo node's first run (its twitch joins with the node's own Puppet cert):
-   * start the fleet broker and restart the twitch with a broker section.
+   * start the fleet broker, restart the twitch with a broker section and the one proxy with a
+   * `fleet` section (the fleet's counts on its status page, "never reported" from the local cadirs).
    */
   async joinBroker(): Promise<DemoBroker> {
     const b = await startDemoBroker(this.opts.sys, this.cluster.servers.ca1.info.url, join(this.cluster.root, "broker"), [DEMO_NODE]);
@@ -151,6 +152,20 @@ export class Demo {
       urls: [b.url], allow: [DEMO_CONTROLLER],
       tls: { cert: join(ssl, "certs", `${DEMO_NODE}.pem`), key: join(ssl, "private_keys", `${DEMO_NODE}.pem`), ca: b.caFile, crl: b.crlFile },
     });
+    const fe = this.cluster.frontEnd;
+    if (fe?.info.kind === "puppet-ha") {
+      this.opts.onInstance("proxy (with the fleet's counts)", "starting");
+      await fe.stop();
+      const fleet = { broker: { urls: [b.url], tls: { cert: b.controller.cert, key: b.controller.key, ca: b.caFile, crl: b.crlFile } } };
+      try {
+        this.cluster.frontEnd = await startFrontEnd("puppet-ha", { ...this.cluster.frontEndContext, fleet });
+      } catch (err) {
+        // The demo keeps its proxy whatever happens: back to the config without the fleet section.
+        this.cluster.frontEnd = await startFrontEnd("puppet-ha", this.cluster.frontEndContext);
+        throw err;
+      }
+      this.opts.onInstance("proxy (with the fleet's counts)", "ready");
+    }
     return b;
   }
 

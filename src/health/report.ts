@@ -96,6 +96,11 @@ export interface FleetReport {
   silent: number;
   /** Records that failed verification. */
   rejected: number;
+  /**
+   * Signed, unrevoked certnames of a cadir on the proxy's machine (sync.cadirs) without a verified
+   * record; absent when no cadir is local or it could not be read.
+   */
+  neverReported?: number;
   silentAfterMs: number;
   /** When the bucket was last read, ISO 8601; undefined before the first read. */
   readAt: string | undefined;

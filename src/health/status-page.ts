@@ -217,8 +217,9 @@ function fleet(f: FleetReport, now: string): string {
   const cell = (n: number, cls: string) => `<td class="num${n > 0 ? ` ${cls}` : ""}">${e(n)}</td>`;
   return `<h2>Fleet <span class="muted">(status bucket, ${read})</span></h2>
 ${f.error ? `<p class="b-warn">Cannot read the status bucket: ${e(f.error)}</p>` : ""}
-<table id="fleet"><thead><tr><th>Nodes reporting</th><th>OK</th><th>Changed</th><th>Failed</th><th>Silent (over ${e(formatMs(f.silentAfterMs))})</th><th>Rejected records</th></tr></thead><tbody>
-<tr><td class="num">${e(f.reporting)}</td><td class="num">${e(f.ok)}</td><td class="num">${e(f.changed)}</td>${cell(f.failed, "b-bad")}${cell(f.silent, "b-warn")}${cell(f.rejected, "b-bad")}</tr>
+<table id="fleet"><thead><tr><th>Nodes reporting</th><th>OK</th><th>Changed</th><th>Failed</th><th>Silent (over ${e(formatMs(f.silentAfterMs))})</th><th>Rejected records</th><th title="signed certnames (of a cadir on this machine) without a status record">Never reported</th></tr></thead><tbody>
+<tr><td class="num">${e(f.reporting)}</td><td class="num">${e(f.ok)}</td><td class="num">${e(f.changed)}</td>${cell(f.failed, "b-bad")}${cell(f.silent, "b-warn")}${cell(f.rejected, "b-bad")}${
+  f.neverReported === undefined ? `<td class="muted" title="no cadir on this machine (sync.cadirs), or it cannot be read">n/a</td>` : cell(f.neverReported, "b-warn")}</tr>
 </tbody></table>`;
 }
 

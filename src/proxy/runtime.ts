@@ -126,9 +126,10 @@ export class ProxyRuntime {
     try {
       rt = new ProxyRuntime(o, proxy);
       const source = rt.source();
-      // fleet.broker: the fleet's counts on the status page (loaded only then).
+      // fleet.broker: the fleet's counts on the status page (loaded only then); "never reported" from a local cadir.
       const fleet = o.config.fleet?.broker && new (await import("../twitch/fleet/fleet-counts.js")).FleetCountsWatcher(
-        { ...o.config.fleet, broker: o.config.fleet.broker }, o.log.child({ part: "fleet" })).start();
+        { ...o.config.fleet, broker: o.config.fleet.broker }, o.log.child({ part: "fleet" }), Date.now,
+        (await import("../twitch/fleet/signed-certnames.js")).signedCertnamesOf(o.config.sync?.cadirs, () => proxy.arbiter.active)).start();
       if (fleet) rt.onStop.push(() => fleet.stop());
       const plane = o.plane?.role === "primary" ? o.plane : undefined;
       const report = () => (fleet ? { ...healthReport(source), fleet: fleet.counts } : healthReport(source));

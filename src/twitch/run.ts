@@ -1,24 +1,14 @@
 // What `puppet-ha twitch -c FILE` runs: serve the run trigger until SIGTERM/SIGINT. SIGHUP reloads
 // the token and TLS files. On stop the listener closes and a run in flight is waited for (killing puppet
 // mid-run, or leaving it writing to a closed pipe, is worse); a second signal exits at once.
-import { ConfigError } from "../errors.js";
-import { configPath, deepFreeze, parseYaml, problem, readConfigText } from "../config/yaml-doc.js";
-import { checkTwitchConfig, type TwitchFileConfig } from "./config-check.js";
+import { configPath, loadTwitchConfig } from "./config-load.js";
 import { createTwitchLogger } from "./log.js";
 import { startTwitch } from "./server.js";
 
-/** The twitch and log sections of the file, checked without zod (./config-check.ts); ConfigError lists every problem. */
-export function loadTwitchConfig(file: string): Readonly<TwitchFileConfig> {
-  const { raw, doc, lines } = parseYaml(readConfigText(file), file);
-  const r = checkTwitchConfig(raw);
-  if (r.ok) return deepFreeze(r.config);
-  const problems = r.problems.map((p) => problem(p.path, p.message, doc, lines, p.atKey === true));
-  problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
-  throw new ConfigError(file, problems);
-}
+export { loadTwitchConfig };
 
 export async function runTwitch(opts: { config?: string }): Promise<void> {
-  const cfg = loadTwitchConfig(configPath(opts.config));
+  const cfg = await loadTwitchConfig(configPath(opts.config));
   const twitch = cfg.twitch;
   const log = createTwitchLogger(cfg.log).child({ part: "twitch" });
   const t = await startTwitch(twitch, log);

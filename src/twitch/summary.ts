@@ -1,5 +1,5 @@
 // last_run_summary.yaml (Puppet's `lastrunfile`) turned into the few facts /puppet/status shows.
-import { parse } from "yaml";
+import { parsePuppetYaml } from "./puppet-yaml.js";
 
 export type Outcome = "unchanged" | "changed" | "failed" | "changed+failed";
 
@@ -46,7 +46,7 @@ export function outcomeOf(changed: number, failed: number): { outcome: Outcome; 
 export function parseLastRunSummary(text: string): LastRun | undefined {
   let doc: unknown;
   try {
-    doc = parse(text);
+    doc = parsePuppetYaml(text);
   } catch {
     return undefined;
   }

@@ -41,7 +41,8 @@ test("demo: the failover story loses nothing, and a second (interactive) run reu
   // The interactive demo on the same state dir: same CA, a working twitch, Ctrl-C stops it all.
   const caCert = readFileSync(join(stateDir, "ca1", "ca", "ca_crt.pem"), "utf8");
   const [node, pre] = cliArgv();
-  const demo = execa(node, [...pre, "demo", "--state-dir", stateDir, ...COMMON], { cwd: repoRoot, reject: false, timeout: 15 * 60_000, forceKillAfterDelay: 30_000 });
+  // With --broker: a nats-server the demo node's twitch joins, and the proxy restarted with a fleet section.
+  const demo = execa(node, [...pre, "demo", "--broker", "--state-dir", stateDir, ...COMMON], { cwd: repoRoot, reject: false, timeout: 15 * 60_000, forceKillAfterDelay: 30_000 });
   t.after(() => { demo.kill("SIGINT"); });
   let shown = "";
   await new Promise<void>((resolve, reject) => {
@@ -60,6 +61,21 @@ test("demo: the failover story loses nothing, and a second (interactive) run reu
     method: "POST", headers: { Authorization: `Bearer ${token}` }, timeoutMs: 300_000,
   });
   assert.equal(run.status, 200, run.body);
+
+  // The broker commands the demo prints work as printed: a run over the broker, then its status.
+  assert.match(shown, /fleet broker: tls:\/\/127\.0\.0\.1:\d+, pid \d+/);
+  const printed = (label: string) => (new RegExp(`^  ${label} +puppet-ha (fleet .+)$`, "m").exec(shown)?.[1] ?? "").split(" ");
+  const fleetRun = await runCli([...printed("over the broker"), "--json"], { timeout: 300_000 });
+  assert.equal(fleetRun.exitCode, 0, `${String(fleetRun.stdout)}\n${String(fleetRun.stderr)}`);
+  const ran = JSON.parse(String(fleetRun.stdout)) as { results: { node: string; result: string }[] };
+  assert.deepEqual(ran.results.map((r) => [r.node, ["ok", "changed"].includes(r.result)]), [["demo-node", true]]);
+  const status = await runCli([...printed("fleet status"), "--json"], { timeout: 120_000 });
+  assert.equal(status.exitCode, 0, String(status.stderr));
+  assert.deepEqual((JSON.parse(String(status.stdout)) as { nodes: { node: string; state: string }[] }).nodes.map((n) => [n.node, n.state]), [["demo-node", "ok"]]);
+  // The status page's fleet counts, "never reported" from the demo's local cadirs (the servers' own certs, the broker's, the admin's).
+  const health = JSON.parse((await request(`http://127.0.0.1:${BASE + 1}/health`, { timeoutMs: 10_000 })).body) as { fleet?: { readAt?: string; neverReported?: number } };
+  const fleet = health.fleet;
+  assert.ok(fleet?.readAt !== undefined && typeof fleet.neverReported === "number" && fleet.neverReported >= 1, JSON.stringify(fleet));
 
   const pids = [...shown.matchAll(/pid (\d+)/g)].map((m) => Number(m[1])).filter((p) => p !== demo.pid);
   assert.ok(pids.length >= 6, `the demo names the PIDs of its processes:\n${shown}`);

@@ -39,6 +39,8 @@ export interface FrontEndContext {
   sync?: boolean;
   /** puppet-ha only: the admin token file (default `<dir>/admin.token`; proxies of one cluster share one). */
   adminTokenFile?: string;
+  /** puppet-ha only: a `fleet` section (the fleet broker's counts on the status page). */
+  fleet?: Record<string, unknown>;
 }
 
 export interface RunningFrontEnd {
@@ -106,6 +108,7 @@ export async function writePuppetHaConfig(ctx: FrontEndContext): Promise<string>
       // deterministic (the e2e tier proves the fast path without a cron pass landing by chance).
       schedule: "0 3 * * *",
     } }),
+    ...(ctx.fleet ? { fleet: ctx.fleet } : {}),
     log: { level: "info", format: "json" },
   }));
   return file;

@@ -3,7 +3,7 @@
 // Facts: a JSON or YAML file (Puppet's client_yaml facts cache, or `puppet facts show` output saved
 // by the run), classes: the agent's classes.txt, environment: last_run_report.yaml's top line.
 import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
+import { parsePuppetYaml } from "../puppet-yaml.js";
 import type { NodeFacts } from "./filter.js";
 
 export interface FactSources {
@@ -30,8 +30,7 @@ export function parseFacts(text: string): Record<string, unknown> {
   if (trimmed.startsWith("{")) {
     doc = JSON.parse(trimmed);
   } else {
-    // The Ruby object tag is only a label here; drop it rather than teach the parser Ruby types.
-    doc = parse(text.replace(/^--- !ruby\/object:\S+/m, "---"), { logLevel: "error" });
+    doc = parsePuppetYaml(text);
   }
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) return {};
   const d = doc as Record<string, unknown>;

@@ -61,13 +61,25 @@ export interface ReadStatus {
   rejected: { key: string; reason: string }[];
 }
 
-/** Every key's newest value, verified; stops when the watcher has delivered the initial values. */
 /**
  * What one bucket entry verified to, by key: reused by the next read while the entry's revision is
  * the same (and the caller keeps the same trust), so a periodic reader verifies only what changed.
  */
-export type StatusCache = Map<string, { revision: number; record?: StatusRecord; rejected?: string }>;
+export type StatusCache = Map<string, StatusEntry>;
+export interface StatusEntry { revision: number; record?: StatusRecord; rejected?: string }
 
+/** One bucket entry verified: signed by the certname of its key, with a payload naming that certname. */
+export function verifyEntry(e: { key: string; value: Uint8Array; revision: number }, trust: PuppetTrust, maxBytes: number): StatusEntry {
+  try {
+    const { payload, signer } = open(e.value, trust, maxBytes);
+    if (signer.certname !== e.key || payload.certname !== e.key) throw new DroppedMessage("bad-signature", `signed by ${signer.certname}`);
+    return { revision: e.revision, record: payload as unknown as StatusRecord };
+  } catch (err) {
+    return { revision: e.revision, rejected: (err as Error).message };
+  }
+}
+
+/** Every key's newest value, verified; stops when the watcher has delivered the initial values. */
 export async function readAllStatus(kv: KV, trust: PuppetTrust, maxBytes: number, cache?: StatusCache): Promise<ReadStatus & { verified: number }> {
   const out = { records: [] as StatusRecord[], rejected: [] as ReadStatus["rejected"], verified: 0 };
   const seen: StatusCache = new Map();
@@ -82,13 +94,7 @@ export async function readAllStatus(kv: KV, trust: PuppetTrust, maxBytes: number
       let entry = cache?.get(e.key);
       if (entry?.revision !== e.revision) {
         out.verified++;
-        try {
-          const { payload, signer } = open(e.value, trust, maxBytes);
-          if (signer.certname !== e.key || payload.certname !== e.key) throw new DroppedMessage("bad-signature", `signed by ${signer.certname}`);
-          entry = { revision: e.revision, record: payload as unknown as StatusRecord };
-        } catch (err) {
-          entry = { revision: e.revision, rejected: (err as Error).message };
-        }
+        entry = verifyEntry(e, trust, maxBytes);
       }
       seen.set(e.key, entry);
       if (entry.record) out.records.push(entry.record);

@@ -1,7 +1,7 @@
 // Issue 16 (footprint on every node): `puppet-ha twitch` starts through its own entry
 // (src/twitch/main.ts, chosen by src/cli.ts) and loads only what it needs: no express, no proxy,
 // sync, health or demo code, no other command's definition, no proxy-only package, and neither
-// commander, zod, pino nor execa (what twitch loads is what every node pays in idle RSS).
+// commander, zod, pino, execa nor the `yaml` package (what twitch loads is what every node pays in idle RSS).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +33,8 @@ test("the twitch entry starts twitch loading none of the other parts, commands o
   for (const p of ["express", "http-proxy-3", "undici", "prom-client", "chokidar", "node-forge", "supertest", "commander", "execa", "pino", "zod", "node-cron"]) {
     assert.ok(!packages.has(p), `${p} is not loaded by twitch`);
   }
+  // A good config file is read with js-yaml (~2 MB); the `yaml` package (~7.6 MB) only for a file with a problem.
+  assert.ok(packages.has("js-yaml") && !packages.has("yaml"), "js-yaml, not the yaml package, reads the config");
 });
 
 test("the twitch entry reads -c/--config and --help by hand, and names a bad argument", async () => {
