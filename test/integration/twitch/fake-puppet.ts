@@ -92,13 +92,16 @@ export function fakePuppet(t: TestContext | { after(fn: () => void): void }): Fa
           w.close();
           reject(new Error(`fake puppet: ${n} run(s) did not start within 10s`));
         }, 10_000);
-        const w = watch(dir, () => {
+        const check = () => {
           if (count() >= n) {
             clearTimeout(deadline);
             w.close();
             resolve();
           }
-        });
+        };
+        const w = watch(dir, check);
+        // A run that started between the first count and the watch sends no further event.
+        check();
       }),
   };
 }
