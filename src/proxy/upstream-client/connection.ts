@@ -181,7 +181,9 @@ export class Connection implements ResponseSink {
     this.call = undefined;
     this.detachBody();
     this.destroy();
-    call.failed(new UpstreamFailure(code, message, this.served > 0, cause));
+    // A malformed answer is the backend's doing, on any connection; a reset on a connection that
+    // carried whole responses before may be the backend closing it as idle.
+    call.failed(new UpstreamFailure(code, message, code === "reset" && this.served > 0, cause));
   }
 
   private finished(call: Call, clean: boolean): void {

@@ -44,7 +44,7 @@ export class UpstreamPool implements ConnectionOwner {
     const idle = this.idle.pop();
     if (idle) idle.start(call);
     else if (this.live.size < this.opts.connections) this.open(call);
-    else this.waiting.push(call);
+    else if (this.waiting.push(call) % 1024 === 0) this.waiting = this.waiting.filter((c) => !c.cancelled); // calls that gave up waiting
     return call;
   }
 
