@@ -246,7 +246,7 @@ export class Exchange implements Waiting {
     b.outstanding++;
     b.requests++;
     if (this.route.caWrite) {
-      // Counted from the moment undici may send it: the write hold must wait for it.
+      // Counted from the moment it may be sent: the write hold must wait for it.
       this.countsWrite = true;
       this.ctx.arbiter.writeStarted();
     }

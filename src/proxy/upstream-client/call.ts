@@ -10,6 +10,8 @@ export interface Target {
   port: number;
   tls: boolean;
   servername: string | undefined;
+  /** `host:port`, the Host header when the client sent none. */
+  authority: string;
 }
 
 export interface UpstreamRequest {

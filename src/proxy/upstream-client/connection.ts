@@ -83,7 +83,7 @@ export class Connection implements ResponseSink {
     try {
       const body = r.body;
       ({ head, framing: this.framing } = requestHead({
-        method: r.method, path: r.path, headers: r.headers, host: this.pool.target.host + ":" + this.pool.target.port,
+        method: r.method, path: r.path, headers: r.headers, host: this.pool.target.authority,
         bodyLength: Buffer.isBuffer(body) ? body.length : undefined, streamed: body !== null && !Buffer.isBuffer(body),
       }));
     } catch (err) {

@@ -27,7 +27,7 @@ export class UpstreamPool implements ConnectionOwner {
     const u = new URL(url);
     const tls = u.protocol === "https:";
     const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
-    this.target = { host, port: Number(u.port || (tls ? 443 : 80)), tls, servername: tls && !/^[\d.:]+$/.test(host) ? host : undefined };
+    this.target = { host, port: Number(u.port || (tls ? 443 : 80)), tls, servername: tls && !/^[\d.:]+$/.test(host) ? host : undefined, authority: u.host };
   }
 
   connectMs(): number {

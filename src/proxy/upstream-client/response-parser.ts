@@ -49,10 +49,6 @@ export class ResponseParser {
     this.keepAlive = false;
   }
 
-  get done(): boolean {
-    return this.state === State.Done;
-  }
-
   /**
    * Feed bytes; throws MalformedResponseError. Returns how many bytes were used: fewer than given
    * once the response is complete (what follows belongs to nobody: the caller closes).
