@@ -46,7 +46,8 @@ export class Connection implements ResponseSink {
       : tcpConnect({ host: t.host, port: t.port });
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 60_000);
-    this.connectTimer = setTimeout(() => this.failConnect("connect-timeout", `no connect within ${pool.connectMs()} ms`), pool.connectMs());
+    const ms = pool.connectMs();
+    this.connectTimer = setTimeout(onConnectTimer, ms, this, ms);
     this.socket.once(t.tls ? "secureConnect" : "connect", () => this.onConnected());
     this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("end", () => this.onSocketEnd());
@@ -63,6 +64,16 @@ export class Connection implements ResponseSink {
     this.owner = undefined;
     if (owner && !owner.cancelled) this.start(owner);
     else this.pool.free(this);
+  }
+
+  /**
+   * The connect timer fired. Timers run before the event loop polls for I/O: on a busy loop the
+   * connect may have happened and not been seen yet, so the verdict waits for the next poll.
+   */
+  connectTimedOut(ms: number): void {
+    setImmediate(() => {
+      if (!this.connected && !this.closed) this.failConnect("connect-timeout", `no connect within ${ms} ms`);
+    });
   }
 
   private failConnect(code: "connect-failed" | "connect-timeout", message: string, cause?: Error): void {
@@ -223,4 +234,8 @@ export class Connection implements ResponseSink {
   onEnd(): void {
     this.complete = true;
   }
+}
+
+function onConnectTimer(c: Connection, ms: number): void {
+  c.connectTimedOut(ms);
 }

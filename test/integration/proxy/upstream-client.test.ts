@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { request as httpsRequest } from "node:https";
 import { createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
+import { UpstreamPool } from "../../../src/proxy/upstream-client/pool.js";
 import { call, fakeBackend, pki, proxyConfig, startProxy, until } from "./harness.js";
 
 /** Resolve with what the client got, or "cut" when its connection was cut mid-answer; reject after ms. */
@@ -163,4 +164,24 @@ test("keep-alive: one upstream connection for sequential requests; Connection: c
   // The first socket carried the first close answer; the second close answer had its own; then a new one.
   assert.equal(sockets.length, 3);
   await until(() => sockets.slice(0, 2).every((s) => s.destroyed), 2000, "closed connections to be closed");
+});
+
+test("a connect made while the event loop was blocked past timeouts.connect is not a connect timeout", async (t) => {
+  const m1 = await fakeBackend(t, "m1");
+  const pool = new UpstreamPool(m1.url, { connections: 4, keepAliveMs: 20_000, connectMs: () => 50 });
+  t.after(() => pool.destroy());
+  const outcome = new Promise<string>((resolve) => {
+    pool.dispatch({ method: "GET", path: "/x", headers: ["Host", "m1"], body: null }, {
+      onConnect: () => undefined,
+      onHead: (status) => resolve(String(status)),
+      onData: () => true,
+      onComplete: () => undefined,
+      onError: (err) => resolve(err.code),
+    });
+  });
+  // Block the loop well past the connect timeout: the kernel completes the connect meanwhile, and
+  // the timer and the connect event are both due when the loop runs again.
+  const end = performance.now() + 300;
+  while (performance.now() < end);
+  assert.equal(await outcome, "200");
 });
