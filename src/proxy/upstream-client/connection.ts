@@ -163,7 +163,8 @@ export class Connection implements ResponseSink {
     } catch (err) {
       return this.fail(call, "malformed", `malformed response: ${(err as Error).message}`, err as Error);
     }
-    if (this.complete) this.finished(call, used === chunk.length);
+    // (A call cancelled from one of its callbacks has closed this connection already.)
+    if (this.complete && this.call === call) this.finished(call, used === chunk.length);
   }
 
   private onSocketEnd(): void {
@@ -208,8 +209,7 @@ export class Connection implements ResponseSink {
     if (reusable) {
       this.resume();
       this.pool.free(this);
-    }
-    else this.destroy();
+    } else this.destroy();
     call.ended();
   }
 
