@@ -185,3 +185,41 @@ test("a connect made while the event loop was blocked past timeouts.connect is n
   while (performance.now() < end);
   assert.equal(await outcome, "200");
 });
+
+test("a streamed request body without a length (client with a cert) is sent chunked, whole, and the connection is reused after", async (t) => {
+  const p = pki();
+  const ca1 = await fakeBackend(t, "ca1");
+  const m1 = await fakeBackend(t, "m1");
+  const sockets: Socket[] = [];
+  m1.handler = (req, res, body) => {
+    if (!sockets.includes(req.socket)) sockets.push(req.socket);
+    res.writeHead(200).end(`${req.headers["transfer-encoding"] ?? "-"} ${body.length} ${body === expected ? "same" : "different"}`);
+  };
+  const proxy = await startProxy(t, proxyConfig(p, [ca1], [m1], { limits: { retryBuffer: "1KiB" } }));
+  const piece = Buffer.alloc(16 * 1024);
+  for (let i = 0; i < piece.length; i++) piece[i] = 0x61 + (i % 26);
+  const expected = piece.toString().repeat(32); // 512 KiB
+  const answer = await new Promise<string>((resolve, reject) => {
+    const req = httpsRequest({
+      host: "127.0.0.1", port: proxy.address.port, method: "PUT", path: "/puppet/v3/report/a", ca: p.ca.certPem, servername: "localhost",
+      cert: p.node1.certPem, key: p.node1.keyPem, agent: false, headers: { "content-type": "text/plain" },
+    }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve(`${res.statusCode} ${text}`));
+    });
+    req.on("error", reject);
+    let n = 0;
+    const more = (): void => {
+      while (n < 32) {
+        n++;
+        if (!req.write(piece)) return void req.once("drain", more);
+      }
+      req.end();
+    };
+    more();
+  });
+  assert.equal(answer, "200 chunked 524288 same");
+  assert.equal((await call(proxy.address.port, { path: "/puppet/v3/catalog/a" })).status, 200);
+  assert.equal(sockets.length, 1, "the connection that carried the chunked body is reused");
+});
