@@ -6,8 +6,8 @@
 // (bench/proxy-cpu.ts --prof prints this split for each build by itself.)
 // Each sample goes to the part of the frame nearest its leaf that matches a rule below (so time in
 // `emit` called by forward.ts counts as events, not as forwarding). Native socket writes are split
-// by caller: under undici it is the plaintext upstream write, otherwise TLS encryption plus the
-// client write. "(program)" is native time V8 cannot attribute to a JS frame: mostly TLS reads
+// by caller: under the upstream client (undici, or src/proxy/upstream-client/) it is the plaintext
+// upstream write, otherwise TLS encryption plus the client write. "(program)" is native time V8 cannot attribute to a JS frame: mostly TLS reads
 // (decryption) and libuv. Module loading at start-up is left out.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -22,6 +22,8 @@ type Rule = [part: string, test: (f: CallFrame) => boolean];
 const url = (re: RegExp) => (f: CallFrame) => re.test(f.url);
 const fn = (re: RegExp) => (f: CallFrame) => f.url === "" && re.test(f.functionName);
 
+const UPSTREAM_CLIENT = /undici|\/proxy\/upstream-client\//;
+
 /** Nearest-to-leaf match wins; the order only matters for a frame matching two rules. */
 const RULES: Rule[] = [
   ["metrics", url(/\/health\/|prom-client/)],
@@ -29,7 +31,7 @@ const RULES: Rule[] = [
   ["identity headers", (f) => /\/proxy\/identity\.js/.test(f.url)],
   ["routing", url(/\/proxy\/(route|pool|admission)\.js/)],
   ["forwarding (forward.ts, server.ts)", url(/\/proxy\/(forward|server|upstream|respond)\.js/)],
-  ["undici (request, upstream parse)", url(/undici/)],
+  ["upstream client: undici or upstream-client/ (request, response parse)", url(UPSTREAM_CLIENT)],
   ["timers", url(/^node:(internal\/)?timers/)],
   ["HTTP server parse", url(/^node:(_http_server|_http_common|_http_incoming)/)],
   ["response writing", url(/^node:_http_outgoing/)],
@@ -82,10 +84,11 @@ export function splitProfile(file: string, us?: number, top = 0): string {
 function partOf(stack: readonly CallFrame[]): string {
   const leaf = stack[0] as CallFrame;
   if (leaf.url === "" && WRITES.test(leaf.functionName)) {
-    // The writer nearest the leaf: undici's request writer, or Node's HTTP response (which runs
-    // inside undici's onComplete callback, so "undici somewhere on the stack" is not enough).
-    const writer = stack.find((f) => /undici|^node:_http_(outgoing|server)/.test(f.url));
-    return writer?.url.includes("undici") ? "upstream socket write (syscall)" : "TLS encrypt + client socket write";
+    // The writer nearest the leaf: the upstream client's request writer, or Node's HTTP response
+    // (which runs inside the upstream client's completion callback, so "the upstream client
+    // somewhere on the stack" is not enough).
+    const writer = stack.find((f) => UPSTREAM_CLIENT.test(f.url) || /^node:_http_(outgoing|server)/.test(f.url));
+    return writer && UPSTREAM_CLIENT.test(writer.url) ? "upstream socket write (syscall)" : "TLS encrypt + client socket write";
   }
   for (const f of stack) {
     const rule = RULES.find(([, test]) => test(f));

@@ -1,14 +1,14 @@
 // One proxied request (an Exchange): pick a backend, run one upstream attempt at a time with the
 // proxy's own connect/response timers, classify failures, retry per retry.ts, stream the answer.
 //
-// undici's dispatch API rather than http-proxy-3: the retry rules need to know exactly whether a
-// connection was made (onConnect) and whether any response byte came back (onHeaders), and the
-// hot path stays small: one handler object per attempt, no closures, no streams on the upstream
-// side, listeners on the client side are module functions finding their Exchange via a symbol.
+// The proxy's own upstream client (upstream-client/) rather than a proxy library: the retry rules
+// need to know exactly whether a connection was made (onConnect) and whether any response byte
+// came back (onHead), and the hot path stays small: one handler object per attempt, no closures,
+// no streams on the upstream side, listeners on the client side are module functions finding
+// their Exchange via a symbol.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { PassThrough } from "node:stream";
-import type { Dispatcher } from "undici";
 import { BadRequestError, ClientLimitError, NoHealthyBackendError, UpstreamError, UpstreamTimeoutError, type PuppetHaError } from "../errors.js";
 import type { Admission } from "./admission.js";
 import type { CaRouter } from "./control/ca-router.js";
@@ -17,14 +17,16 @@ import type { Backend, BackendPool } from "./pool.js";
 import { chargesBudget, marksDown, shouldRetry, statusFor, type FailureKind } from "./retry.js";
 import { replyError, statusOf } from "./respond.js";
 import type { Route } from "./route.js";
-import { reusedSocket, type Upstream, type Waiting } from "./upstream.js";
+import type { Upstream, Waiting } from "./upstream.js";
+import type { Call, UpstreamFailure, UpstreamHandler } from "./upstream-client/call.js";
+import { headerSafe } from "./upstream-client/request-head.js";
 import { Deadlines } from "./deadlines.js";
 
 export interface ForwardContext {
   timeouts: {
-    /** For the TCP connect itself (undici's connector: queue time excluded). */
+    /** For the TCP connect itself (timed by the new connection: queue time excluded). */
     connect: number;
-    /** From the upstream connection to the response headers. */
+    /** From the upstream connection to the response headers; also the longest a response body may stall. */
     response: number;
     /** Longest wait for a free upstream connection (beyond connect): then 503, the backend is not blamed. */
     queue: number;
@@ -49,9 +51,9 @@ export interface ForwardContext {
 }
 
 /**
- * The queue and response timeouts of every upstream attempt in flight (deadlines.ts): one timer
- * for all of them. An exchange is in it from dispatch until its answer's headers or the attempt's
- * end, and calls timedOut() when the time is up.
+ * The queue, response and body-stall timeouts of every upstream attempt in flight (deadlines.ts):
+ * one timer for all of them. An exchange is in it from dispatch until the attempt's end (out of
+ * it while its client is slow to take the body), and calls timedOut() when the time is up.
  */
 const attemptDeadlines = new Deadlines<Exchange>();
 
@@ -151,6 +153,10 @@ export class Exchange implements Waiting {
    * body never holds a backend connection.
    */
   start(): void {
+    const id = this.identity;
+    if (id && !headerSafe(id, [id.verify, id.dn])) {
+      return this.failWith(new BadRequestError(400, "cannot forward this request: the client certificate's subject cannot be sent in a header"));
+    }
     const refused = this.ctx.admission.enter(this.address, this.authenticated);
     if (refused !== undefined) return this.failWith(new ClientLimitError(429, refused));
     this.admitted = true;
@@ -240,7 +246,7 @@ export class Exchange implements Waiting {
     b.outstanding++;
     b.requests++;
     if (this.route.caWrite) {
-      // Counted from the moment undici may send it: the write hold must wait for it.
+      // Counted from the moment it may be sent: the write hold must wait for it.
       this.countsWrite = true;
       this.ctx.arbiter.writeStarted();
     }
@@ -248,18 +254,19 @@ export class Exchange implements Waiting {
     this.upstream = attempt;
     let body: Buffer | PassThrough | null = this.body ?? null;
     if (this.body === undefined) {
-      // A PassThrough between: undici destroys the body stream it was given on abort, and that
-      // must not be the client's request (the client still gets our 413/502).
+      // A PassThrough between: each attempt reads its own stream, and unpiping it on release
+      // leaves the client's request as it is (the client still gets our 413/502).
       body = this.stream = new PassThrough();
       this.req.pipe(this.stream);
     }
-    // Until a connection takes it: undici's own connector times the connect (timeouts.connect);
+    // Until a connection takes it: a new connection times its own connect (timeouts.connect);
     // this timer bounds the wait for a free connection, which is never the backend's failure.
     attemptDeadlines.add(this, this.ctx.timeouts.queue + this.ctx.timeouts.connect);
     if (this.idempotent || this.route.caWrite) b.waiting.add(this);
     // A CA request carries the epoch it was routed by (design: everything acting on CA data carries its epoch).
     const headers = this.route.pool === "ca" ? [...this.headers, EPOCH_HEADER, String(this.ctx.arbiter.epoch)] : this.headers;
-    b.dispatcher.dispatch({ method: this.req.method ?? "GET", path: this.route.target, headers, body }, attempt);
+    attempt.call = b.dispatcher.dispatch({ method: this.req.method ?? "GET", path: this.route.target, headers, body }, attempt);
+    if (attempt.cancelled) attempt.call.cancel(); // cancelled while dispatch ran (it may call back at once)
   }
 
   /** The upstream socket is connected (new or reused): switch to the response timer. */
@@ -271,6 +278,14 @@ export class Exchange implements Waiting {
   timedOut(): void {
     const b = this.backend as Upstream;
     if (!this.upstream) return;
+    if (this.responded) {
+      // The body stalled after the headers: the status line is gone; cut the client off.
+      this.error = new UpstreamError(b.name, `response body stalled: no byte for ${this.ctx.timeouts.response} ms`);
+      b.errors++;
+      this.abortUpstream();
+      if (!this.detached) this.res.destroy();
+      return;
+    }
     if (!this.connected) {
       // Queue time: every connection to it was busy. Not the backend's failure; nothing was sent.
       this.abortUpstream();
@@ -284,25 +299,25 @@ export class Exchange implements Waiting {
     this.fail("response-timeout", new UpstreamTimeoutError(b.name, "response", this.ctx.timeouts.response));
   }
 
-  upstreamError(err: NodeJS.ErrnoException): void {
+  upstreamError(err: UpstreamFailure): void {
     const b = this.backend as Upstream;
-    if (err.code === "UND_ERR_INVALID_ARG" || err.code === "UND_ERR_NOT_SUPPORTED") {
-      // undici refused the request itself (it validates headers and path): not the backend's fault.
+    if (err.code === "invalid-request") {
+      // The request itself cannot be written (nothing was sent): not the backend's fault.
       this.release();
       return this.failWith(new BadRequestError(400, `cannot forward this request: ${err.message}`));
     }
-    const reason = err.code !== undefined && !err.code.startsWith("UND_ERR") ? err.code : err.message;
     if (this.responded) {
       // Mid-body: the status line is gone already; all we can do is cut the client off.
       this.release();
       if (!this.detached) this.res.destroy();
       return;
     }
-    if (!this.connected && err.code === "UND_ERR_CONNECT_TIMEOUT") {
+    if (!this.connected && err.code === "connect-timeout") {
       return this.fail("connect-timeout", new UpstreamTimeoutError(b.name, "connect", this.ctx.timeouts.connect));
     }
     const kind: FailureKind = this.connected ? "reset" : "connect";
-    this.fail(kind, new UpstreamError(b.name, `${kind === "connect" ? "connect failed" : "failed before answering"}: ${reason}`, { cause: err }), reusedSocket(err));
+    const what = kind === "connect" ? "connect failed" : err.code === "malformed" ? "answered malformed" : "failed before answering";
+    this.fail(kind, new UpstreamError(b.name, `${what}: ${err.message}`, { cause: err }), err.reused);
   }
 
   /** The backend was marked down while this request (GET/HEAD or CA write) waited for its answer. */
@@ -388,9 +403,10 @@ export class Exchange implements Waiting {
     }
   }
 
-  responseArrived(status: number, statusText: string, raw: readonly Buffer[]): void {
+  responseArrived(status: number, statusText: string, raw: readonly string[]): void {
     this.responded = true;
-    attemptDeadlines.delete(this);
+    // From here timeouts.response bounds each wait for more of the body (a stalled body).
+    attemptDeadlines.add(this, this.ctx.timeouts.response);
     const b = this.backend as Upstream;
     b.waiting.delete(this);
     if (this.countsWrite) {
@@ -405,19 +421,24 @@ export class Exchange implements Waiting {
     this.res.writeHead(status, statusText, responseHeaders(raw));
   }
 
-  /** A body chunk: false asks undici to stop reading until the client drains (resumeUpstream). */
+  /** A body chunk: false stops reading upstream until the client drains (resumeUpstream). */
   responseData(chunk: Buffer): boolean {
     if (this.detached) return true;
     const held = this.held;
     this.held = chunk;
     if (held === undefined) return true;
+    attemptDeadlines.add(this, this.ctx.timeouts.response);
     if (this.res.write(held)) return true;
+    // Waiting for the client is not a stalled backend: no body timer until it drains.
+    attemptDeadlines.delete(this);
     this.res.once("drain", onClientDrain);
     return false;
   }
 
   resumeUpstream(): void {
-    this.upstream?.resume?.();
+    if (!this.upstream) return;
+    attemptDeadlines.add(this, this.ctx.timeouts.response);
+    this.upstream.resume();
   }
 
   upstreamEnded(): void {
@@ -471,37 +492,32 @@ function exOf(o: unknown): Exchange | undefined {
 }
 
 /**
- * One upstream attempt as undici's dispatch handler. Once cancelled (timeout, failure, client gone)
- * it ignores every later event and aborts the request as soon as undici hands it a connection.
- * The legacy handler methods are used on purpose: undici calls them natively (the newer
- * controller API is an adapter over them, with a parsed header object per response) and they
- * give the raw response headers.
+ * One upstream attempt as the upstream client's handler. Once cancelled (timeout, failure, client
+ * gone) it ignores every later event; its call (and the connection serving it) is cancelled.
  */
-class Attempt implements Dispatcher.DispatchHandler {
-  private abort: ((err?: Error) => void) | undefined;
-  resume: (() => void) | undefined;
-  private cancelled = false;
+class Attempt implements UpstreamHandler {
+  call: Call | undefined;
+  cancelled = false;
 
   constructor(private readonly ex: Exchange) {}
 
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    this.abort?.();
+    this.call?.cancel();
+  }
+
+  resume(): void {
+    this.call?.resume();
   }
 
   /** A connected socket (new or reused) is taking the request now. */
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.cancelled) return abort();
-    this.abort = abort;
-    this.ex.connectedNow();
+  onConnect(): void {
+    if (!this.cancelled) this.ex.connectedNow();
   }
 
-  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.cancelled || status < 200) return true;
-    this.resume = resume;
-    this.ex.responseArrived(status, statusText, raw);
-    return true;
+  onHead(status: number, statusText: string, headers: string[]): void {
+    if (!this.cancelled) this.ex.responseArrived(status, statusText, headers);
   }
 
   onData(chunk: Buffer): boolean {
@@ -512,7 +528,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (!this.cancelled) this.ex.upstreamEnded();
   }
 
-  onError(err: Error): void {
+  onError(err: UpstreamFailure): void {
     if (!this.cancelled) this.ex.upstreamError(err);
   }
 }

@@ -1,14 +1,14 @@
 // Backends as forwarding sees them: a pool member plus its keep-alive connection pool and the
 // GET/HEAD exchanges waiting on it (re-sent elsewhere if it is marked down).
 //
-// Connections are undici Pools, not node:http Agents: `dispatch` costs about half the CPU of
-// http.request + Agent per request (measured with bench/proxy-cpu.ts), and the proxy's hot path
-// is mostly that. undici's headers/body timeouts are off: forward.ts runs its own timers (style.md
-// §5); only the TCP connect is timed by undici's connector, the one place that knows when a
-// connection is really being made for a request (time queued for a free connection is not).
-import type { Socket } from "node:net";
-import { buildConnector, Pool } from "undici";
+// Connections are the proxy's own HTTP/1.1 client (upstream-client/), not undici: backends are
+// known puppetservers taking one request at a time per connection, so the request head is one
+// buffer, the response parser is small and strict, and the only timers are one connect timer per
+// new connection and one idle sweep per pool. Header and body timeouts are forward.ts's own
+// (style.md §5); the connect is timed by the connection itself, so time queued for a free
+// connection is never the backend's failure.
 import type { Backend, BackendPool } from "./pool.js";
+import { UpstreamPool } from "./upstream-client/pool.js";
 
 /** What an upstream needs to know of a waiting exchange. */
 export interface Waiting {
@@ -16,32 +16,14 @@ export interface Waiting {
 }
 
 export interface Upstream extends Backend {
-  dispatcher: Pool;
+  dispatcher: UpstreamPool;
   /** GET/HEAD exchanges sent to it with no response yet. */
   waiting: Set<Waiting>;
 }
 
-/** Set on socket errors: the connection had answered earlier requests (see reusedSocket()). */
-const kReused = Symbol("puppet-ha.reused");
-
-/**
- * Whether an upstream error happened on a keep-alive connection that had already carried a
- * response: a reset there is the backend closing an idle connection, not a dead backend.
- * undici does not say which socket a request used, so the connector tags the socket's errors;
- * "other side closed" errors carry the socket's byte counts instead.
- */
-export function reusedSocket(err: unknown): boolean {
-  const e = err as { [kReused]?: boolean; socket?: { bytesRead?: number } };
-  return e[kReused] ?? (e.socket?.bytesRead ?? 0) > 0;
-}
-
-function tagErrors(this: Socket, err: Error): void {
-  (err as { [kReused]?: boolean })[kReused] = this.bytesRead > 0;
-}
-
 /** Settings read at each new connection (so a reload applies to the next one). */
 export interface UpstreamSettings {
-  /** timeouts.connect: the TCP connect itself, timed by undici's connector (queue time excluded). */
+  /** timeouts.connect: the TCP connect itself (queue time excluded). */
   connectMs: number;
 }
 
@@ -50,22 +32,9 @@ export function attachUpstreams(pool: BackendPool, settings: UpstreamSettings): 
   const out = pool.backends as Upstream[];
   for (const b of out) {
     b.waiting = new Set();
-    let connectMs = settings.connectMs;
-    let connect = buildConnector({ timeout: connectMs });
     // One pool per backend. Idle connections are closed after 20 s, before Jetty's 30 s idle
-    // timeout can close them under a request. Headers and body timeouts are the proxy's own.
-    b.dispatcher = new Pool(b.url, {
-      connections: 256, pipelining: 1, keepAliveTimeout: 20_000, keepAliveMaxTimeout: 20_000,
-      headersTimeout: 0, bodyTimeout: 0,
-      connect: (opts, cb) => {
-        if (connectMs !== settings.connectMs) connect = buildConnector({ timeout: (connectMs = settings.connectMs) });
-        return connect(opts, (err, socket) => {
-        // Listens before undici's own handler, so the tag is there when the request hears of it.
-        if (socket) socket.prependListener("error", tagErrors);
-          (cb as (...a: unknown[]) => void)(err, socket);
-        });
-      },
-    });
+    // timeout can close them under a request.
+    b.dispatcher = new UpstreamPool(b.url, { connections: 256, keepAliveMs: 20_000, connectMs: () => settings.connectMs });
   }
   return out;
 }
@@ -76,5 +45,5 @@ export function backendWentDown(b: Upstream): void {
 }
 
 export function closeUpstreams(list: readonly Upstream[]): void {
-  for (const b of list) void b.dispatcher.destroy().catch(() => undefined);
+  for (const b of list) b.dispatcher.destroy();
 }

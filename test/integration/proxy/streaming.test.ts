@@ -1,4 +1,4 @@
-// Answers through the undici upstream path: big and chunked bodies arrive intact (with the
+// Answers through the upstream client (src/proxy/upstream-client/): big and chunked bodies arrive intact (with the
 // client reading slowly, so backpressure pauses and resumes the upstream), HEAD has no body,
 // status line and repeated headers pass through, a body cut mid-way cuts the client off.
 import { test } from "node:test";
