@@ -1,5 +1,5 @@
 // `puppet-ha proxy -c FILE`: the command's definition only; its implementation (./run.ts, with
-// express, undici, http-proxy-3, prom-client...) is loaded when the command runs, so that other
+// its upstream client, prom-client...) is loaded when the command runs, so that other
 // commands (twitch on every node) do not carry it.
 import type { Command } from "commander";
 

@@ -121,8 +121,8 @@ export function forwardHeaders(raw: readonly string[], id: Identity | undefined,
 }
 
 /**
- * Response headers to send back: hop-by-hop ones dropped (Node frames the body itself). undici
- * hands them over as latin1 bytes, as they came.
+ * Response headers to send back: hop-by-hop ones dropped (Node frames the body itself). The
+ * upstream client (upstream-client/) hands them over as latin1 strings, as they came.
  */
 export function responseHeaders(raw: readonly (string | Buffer)[]): string[] {
   const out: string[] = [];

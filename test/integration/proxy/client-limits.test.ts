@@ -84,7 +84,7 @@ test("time waiting for a free upstream connection is a 503 from the proxy, never
     health: { interval: "1h" }, timeouts: { connect: "300ms", queue: "200ms", response: "10s" }, limits: { perClient: 1000 },
   }));
   const port = proxy.address.port;
-  // 256 requests take every connection to m1 (undici pool size); the next ones queue.
+  // 256 requests take every connection to m1 (the upstream pool's size); the next ones queue.
   const busy = Array.from({ length: 256 }, (_, i) => call(port, { path: `/puppet/v3/node/b${i}`, client: p.node1 }));
   await until(() => release.length === 256, 20_000, "every connection to m1 busy");
   const r = await call(port, { path: "/puppet/v3/node/queued", client: p.node1 });
