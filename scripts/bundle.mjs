@@ -29,7 +29,12 @@ const cjsFacades = {
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.kind !== "dynamic-import" || args.path.startsWith("node:")) return undefined;
-      const file = requireFromRoot.resolve(args.path);
+      let file;
+      try {
+        file = requireFromRoot.resolve(args.path);
+      } catch {
+        return undefined; // an ES-module-only package: its chunk keeps its named exports
+      }
       if (file.endsWith(".mjs") || JSON.parse(readFileSync(packageJsonOf(file), "utf8")).type === "module") return undefined;
       return { path: args.path, namespace: "cjs-facade" };
     });
