@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // `npm run package`: builds build/puppet-ha_VERSION-1_all.deb with dpkg-deb from the bundled
-// single-file command (scripts/bundle.mjs), the systemd units (deploy/systemd), the example
+// command (scripts/bundle.mjs: ESM chunks in /usr/lib/puppet-ha, /usr/bin/puppet-ha a symlink to
+// its entry), the systemd units (deploy/systemd), the example
 // config, the man page puppet-ha(1) and the bash completion (scripts/cli-docs.ts), and the docs.
 // The package depends on nodejs (>= 20.19) and bundles no runtime (docs/install.md says where to
 // get one); its postinst creates the puppet-ha user and /var/lib/puppet-ha and starts nothing.
 // Usage: node scripts/package-deb.mjs [OUTDIR]
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -32,7 +33,9 @@ const read = (rel) => readFileSync(join(root, rel));
 
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
-run(process.execPath, [join(root, "scripts/bundle.mjs"), join(stage, "usr/bin/puppet-ha")]);
+run(process.execPath, [join(root, "scripts/bundle.mjs"), join(stage, "usr/bin/puppet-ha"), join(stage, "usr/lib/puppet-ha")]);
+mkdirSync(join(stage, "usr/share/doc/puppet-ha"), { recursive: true });
+renameSync(join(stage, "usr/lib/puppet-ha/NOTICES"), join(stage, "usr/share/doc/puppet-ha/NOTICES"));
 const generated = join(outDir, "cli-docs");
 run(process.execPath, ["--import", "tsx", join(root, "scripts/cli-docs.ts"), generated]);
 put("usr/share/man/man1/puppet-ha.1.gz", gzipSync(readFileSync(join(generated, "puppet-ha.1")), { level: 9 }));
@@ -49,8 +52,8 @@ put("usr/share/doc/puppet-ha/copyright", [
   "Files: *",
   "License: Apache-2.0",
   " On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.",
-  " /usr/bin/puppet-ha bundles npm packages under their own licenses (MIT, ISC, BSD);",
-  " their notices are at the end of that file.",
+  " /usr/lib/puppet-ha bundles npm packages under their own licenses (MIT, ISC, BSD);",
+  " their notices are in /usr/share/doc/puppet-ha/NOTICES.",
   "",
 ].join("\n"));
 
@@ -58,7 +61,7 @@ function du(dir) {
   let bytes = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    bytes += e.isDirectory() ? du(p) : statSync(p).size;
+    bytes += e.isDirectory() ? du(p) : lstatSync(p).size;
   }
   return bytes;
 }

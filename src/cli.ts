@@ -1,7 +1,7 @@
 // Entry point of the `puppet-ha` command (bin/puppet-ha.js runs the compiled copy of this file).
 // Long-running commands (proxy, sync, twitch) keep the process alive and set the exit code on
 // shutdown; short ones set it here. `puppet-ha twitch` builds only its own command line.
-// In the single bundled file this is also the sync scan worker thread's entry (src/sync/scanner.ts).
+// In the bundle (scripts/bundle.mjs) this is also the sync scan worker thread's entry (src/sync/scanner.ts).
 import { isMainThread, workerData } from "node:worker_threads";
 
 const scanWorker = !isMainThread && (workerData as { puppetHaWorker?: unknown } | null)?.puppetHaWorker === "scan";

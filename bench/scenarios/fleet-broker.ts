@@ -2,7 +2,8 @@
 // taking 1 s) behind one nats-server: `puppet-ha fleet run -j 1000` time to the last COMPLETE,
 // controller CPU and peak memory; the same trigger over the HTTP fan-out (`fleet twitch --wait`
 // against 10,000 fake twitch listeners); `fleet status` over the 10,000 status records; idle RSS
-// of `puppet-ha twitch` joined to the broker beside a bare Node HTTP server.
+// of `puppet-ha twitch` joined to the broker, from dist/ and from the Debian package's bundle
+// (scripts/bundle.mjs), beside a bare Node HTTP server.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -148,17 +149,34 @@ jetstream { store_dir: "${join(dir, "js")}" }
     const plain = start("twitch-plain", node, [...pre, "twitch", "-c", plainCfg], { cpu: ctx.cpu.frontEnd, cwd: repoRoot, logFile: plainLog });
     procs.push(plain);
     await waitUntil("twitch without broker", async () => (await get(`http://127.0.0.1:${plainPort}/puppet/status`, { timeoutMs: 1000 })).status === 200, 30_000, () => (plain.alive() ? undefined : "exited"));
+    // The same two from the package's bundle (scripts/bundle.mjs), as /usr/bin/puppet-ha runs it.
+    const bundleBin = join(dir, "bundle", "puppet-ha");
+    await execa(process.execPath, [join(repoRoot, "scripts", "bundle.mjs"), bundleBin], { cwd: repoRoot });
+    const bundleCfg = w("twitch-bundle.yaml", readFileSync(twCfg, "utf8").replace(`127.0.0.1:${twPort}`, `127.0.0.1:${(await freePorts(1))[0]}`));
+    const bundleLog = join(dir, "twitch-bundle.log");
+    const bundleTw = start("twitch-bundle-broker", process.execPath, [bundleBin, "twitch", "-c", bundleCfg], { cpu: ctx.cpu.frontEnd, cwd: "/", logFile: bundleLog });
+    procs.push(bundleTw);
+    await waitUntil("twitch (bundle) joined the broker", () => existsSync(bundleLog) && readFileSync(bundleLog, "utf8").includes("joined the fleet broker"), 30_000, () => (bundleTw.alive() ? undefined : "exited"));
+    const [bundlePlainPort] = (await freePorts(1)) as [number];
+    const bundlePlainCfg = w("twitch-bundle-plain.yaml", readFileSync(plainCfg, "utf8").replace(`127.0.0.1:${plainPort}`, `127.0.0.1:${bundlePlainPort}`));
+    const bundlePlain = start("twitch-bundle-plain", process.execPath, [bundleBin, "twitch", "-c", bundlePlainCfg], { cpu: ctx.cpu.frontEnd, cwd: "/", logFile: join(dir, "twitch-bundle-plain.log") });
+    procs.push(bundlePlain);
+    await waitUntil("twitch (bundle) without broker", async () => (await get(`http://127.0.0.1:${bundlePlainPort}/puppet/status`, { timeoutMs: 1000 })).status === 200, 30_000, () => (bundlePlain.alive() ? undefined : "exited"));
     const bare = start("bare-node-http", process.execPath, ["-e", "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"], { cpu: ctx.cpu.frontEnd });
     procs.push(bare);
     // Startup (3 s) and idle: V8's memory reducer runs a few seconds after the allocation rate drops
     // (~8 s) and returns the startup garbage; a node's twitch idles for hours, so the row is the idle
     // figure, sampled once every process has sat idle for IDLE_MS. The startup figures are in the note.
     await sleep(3000);
-    const startup = { twitch: rssMb(tw.pid), unit: rssMb(unitTw.pid), plain: rssMb(plain.pid), bare: rssMb(bare.pid) };
+    const startup = { twitch: rssMb(tw.pid), unit: rssMb(unitTw.pid), plain: rssMb(plain.pid), bundle: rssMb(bundleTw.pid), bundlePlain: rssMb(bundlePlain.pid), bare: rssMb(bare.pid) };
     await sleep(IDLE_MS - 3000);
     const twitchRss = rssMb(tw.pid);
     const unitRss = rssMb(unitTw.pid);
     await unitTw.stop();
+    const bundleRss = rssMb(bundleTw.pid);
+    const bundlePlainRss = rssMb(bundlePlain.pid);
+    await bundleTw.stop();
+    await bundlePlain.stop();
     const bareRss = rssMb(bare.pid);
     const plainRss = rssMb(plain.pid);
     await plain.stop();
@@ -204,10 +222,15 @@ jetstream { store_dir: "${join(dir, "js")}" }
         note: `with the systemd unit's V8 flags (${UNIT_NODE_OPTIONS}) ${round(unitRss, 1)} MB; same twitch without broker ${round(plainRss, 1)} MB; bare Node HTTP server ${round(bareRss, 1)} MB; `
           + `3 s after start: ${round(startup.twitch, 1)} / ${round(startup.unit, 1)} / ${round(startup.plain, 1)} / ${round(startup.bare, 1)} MB`,
       },
+      {
+        scenario: S, metric: `idle RSS after ${IDLE_MS / 1000} s: twitch from the Debian package's bundle (scripts/bundle.mjs) joined to the broker`, unit: "MB", values: { "puppet-ha": round(bundleRss, 1) },
+        target: { text: "≤ 55 MB", pass: bundleRss <= 55 },
+        note: `same bundle without broker ${round(bundlePlainRss, 1)} MB; from dist/ ${round(twitchRss, 1)} MB; bare Node HTTP server ${round(bareRss, 1)} MB; 3 s after start: ${round(startup.bundle, 1)} / ${round(startup.bundlePlain, 1)} MB`,
+      },
     ];
     return {
       name: S, rows,
-      data: { nodes: nodesN, inFlight, runMs: RUN_MS, run: { elapsedMs: runJson.elapsedMs, counts: runJson.counts, wall: run.seconds, cpu: run.cpuSeconds, maxRssMb: run.maxRssMb, simCpu, natsCpu }, http: { ok: httpOk, wall: http.seconds, cpu: http.cpuSeconds, maxRssMb: http.maxRssMb, exitCode: http.exitCode }, status: { wall: status.seconds, cpu: status.cpuSeconds, maxRssMb: status.maxRssMb, ok: statusOk, total: statusJson.total }, idleRss: { afterMs: IDLE_MS, twitchBroker: twitchRss, twitchBrokerUnitFlags: unitRss, twitchWithoutBroker: plainRss, bareNode: bareRss, startup } },
+      data: { nodes: nodesN, inFlight, runMs: RUN_MS, run: { elapsedMs: runJson.elapsedMs, counts: runJson.counts, wall: run.seconds, cpu: run.cpuSeconds, maxRssMb: run.maxRssMb, simCpu, natsCpu }, http: { ok: httpOk, wall: http.seconds, cpu: http.cpuSeconds, maxRssMb: http.maxRssMb, exitCode: http.exitCode }, status: { wall: status.seconds, cpu: status.cpuSeconds, maxRssMb: status.maxRssMb, ok: statusOk, total: statusJson.total }, idleRss: { afterMs: IDLE_MS, twitchBroker: twitchRss, twitchBrokerUnitFlags: unitRss, twitchWithoutBroker: plainRss, bundleBroker: bundleRss, bundleWithoutBroker: bundlePlainRss, bareNode: bareRss, startup } },
       notes: [
         `fleet-broker: ${nodesN} simulated nodes in ${SIMS} processes (the real node-side handler per node, own EC P-256 certificate and key, stand-in runner of ${RUN_MS} ms) and nats-server not pinned; the controller pinned to CPU ${ctx.cpu.frontEnd}. Controller figures from GNU time.`,
       ],

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { CadirError } from "./errors.js";
 import type { Dirty, InspectRequest, InspectResult, Inspector, TreeRef, VerifyResult } from "./inspect.js";
 import { callInspector } from "./scan-call.js";
-import { BUNDLED } from "../version.js";
+import { BUNDLED, bundleEntry } from "../version.js";
 
 /** workerData that makes src/cli.ts run the scan worker instead of the command (the bundle). */
 export const SCAN_WORKER = { puppetHaWorker: "scan" } as const;
@@ -45,9 +45,9 @@ export function workerScanner(): Scanner {
   const start = (): Worker => {
     const fromSource = import.meta.url.endsWith(".ts");
     const entry = new URL(fromSource ? "./scan-worker.ts" : "./scan-worker.js", import.meta.url);
-    // The bundle has no scan-worker.js beside it: the worker runs the bundle itself (src/cli.ts).
+    // The bundle has no scan-worker.js beside it: the worker runs the bundle's entry (src/cli.ts).
     const w = BUNDLED
-      ? new Worker(new URL(import.meta.url), { workerData: SCAN_WORKER })
+      ? new Worker(bundleEntry(), { workerData: SCAN_WORKER })
       : fromSource
         ? new Worker(`import { register } from "tsx/esm/api"; register(); await import(${JSON.stringify(entry.href)});`, { eval: true })
         : new Worker(entry);

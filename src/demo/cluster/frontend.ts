@@ -13,7 +13,7 @@ import type { PuppetSystem } from "./system.js";
 import { haproxyConfig } from "./haproxy-config.js";
 import { LOOPBACK, pollUntil, request } from "./net.js";
 import { tailFile, type Signal } from "./puppetserver.js";
-import { BUNDLED } from "../../version.js";
+import { BUNDLED, bundleEntry } from "../../version.js";
 
 export type FrontEndKind = FrontEndInfo["kind"];
 
@@ -55,8 +55,8 @@ export interface RunningFrontEnd {
 /** The package root, and how to start this package's own CLI: from source through tsx, or compiled. */
 export const packageRoot = fileURLToPath(new URL("../../../", import.meta.url));
 export function selfCliArgv(): [string, string[]] {
-  // The packaged single file runs itself; a checkout runs src/ through tsx or the built dist/.
-  if (BUNDLED) return [process.execPath, [fileURLToPath(import.meta.url)]];
+  // The package's bundle runs its entry; a checkout runs src/ through tsx or the built dist/.
+  if (BUNDLED) return [process.execPath, [fileURLToPath(bundleEntry())]];
   const fromSource = import.meta.url.endsWith(".ts");
   const entry = join(packageRoot, fromSource ? "src/cli.ts" : "dist/cli.js");
   return [process.execPath, fromSource ? ["--import", "tsx", entry] : [entry]];

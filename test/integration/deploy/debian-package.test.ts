@@ -27,7 +27,7 @@ const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as 
 const DEB_VERSION = `${pkg.version}-1`;
 const UNITS = ["puppet-ha-proxy.service", "puppet-ha-sync.service", "puppet-ha-twitch.service"];
 const INSTALLED = [
-  "/usr/bin/puppet-ha", ...UNITS.map((u) => `/lib/systemd/system/${u}`), "/usr/share/man/man1/puppet-ha.1.gz",
+  "/usr/bin/puppet-ha", "/usr/lib/puppet-ha/puppet-ha.mjs", "/usr/share/doc/puppet-ha/NOTICES", ...UNITS.map((u) => `/lib/systemd/system/${u}`), "/usr/share/man/man1/puppet-ha.1.gz",
   "/usr/share/bash-completion/completions/puppet-ha", "/usr/share/doc/puppet-ha/examples/puppet-ha.example.yaml",
   "/usr/share/doc/puppet-ha/docs/install.md", "/usr/share/doc/puppet-ha/monitoring/puppet-ha.rules.yml",
 ];
@@ -73,7 +73,9 @@ test("npm run package: a .deb that installs /usr/bin/puppet-ha and the units, st
   assert.equal(await field("Architecture"), "all", "no bundled runtime: the same package on every architecture");
   assert.match(await field("Depends"), /(^|, )nodejs \(>= 20\.19\)(,|$)/);
   const contents = `${(await sh("dpkg-deb", ["-c", deb])).stdout}\n`;
-  for (const f of INSTALLED) assert.ok(contents.includes(` .${f}\n`), `package holds ${f}`);
+  for (const f of INSTALLED) assert.ok(contents.includes(` .${f}\n`) || contents.includes(` .${f} -> `), `package holds ${f}`);
+  // The bundle's chunks in /usr/lib/puppet-ha (twitch loads only its own), the command a relative symlink to their entry.
+  assert.match(contents, / \.\/usr\/bin\/puppet-ha -> \.\.\/lib\/puppet-ha\/puppet-ha\.mjs\n/);
   assert.doesNotMatch(contents, /node_modules|\/usr\/bin\/node\b/, "no node_modules, no node binary");
 
   // node here comes from a nodejs .deb (NodeSource) when dpkg knows it; otherwise only the
@@ -198,7 +200,7 @@ async function runInstalledProxy(t: TestContext, undo: Undo): Promise<void> {
   assert.ok(existsSync("/var/lib/puppet-ha") && statSync("/var/lib/puppet-ha").uid === uid);
 
   // The installed sync agent, with this proxy as its arbiter: its pass runs the scan worker thread,
-  // which the single bundled file must provide itself (there is no scan-worker.js beside it).
+  // which the bundle must provide itself (there is no scan-worker.js among its chunks).
   const cadirs = mkdtempSync(join(tmpdir(), "puppet-ha-deb-cadirs-"));
   undo.push(() => rmSync(cadirs, { recursive: true, force: true }));
   const source = new FakeCadir(createTestCa("deb-sync"));

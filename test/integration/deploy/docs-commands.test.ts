@@ -28,6 +28,7 @@ const ALLOWED: Record<string, string[] | undefined> = {
   npm: ["ci", "run"],
   dpkg: ["-i"],
   install: undefined,
+  ln: ["-s"],
   useradd: undefined,
   promtool: ["check", "test"],
   journalctl: undefined,
