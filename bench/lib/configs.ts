@@ -170,6 +170,9 @@ export function puppetHaConfig(s: PuppetHaSpec): string {
       masters: { workers: s.masters.map(w) },
       health: s.health,
       timeouts: { connect: "2s", response: s.serverTimeout },
+      // The load generator is one address standing for many agents (a hung CA holds ~200 of its
+      // requests at 200 req/s); haproxy and nginx are given no per-address limit either.
+      limits: { perClient: 4096 },
       stateDir: s.stateDir,
       accessLog: false,
       workers: 1,

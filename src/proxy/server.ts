@@ -165,9 +165,12 @@ export class ProxyServer implements ProxySnapshotSource {
     this.ctx = {
       timeouts: c.timeouts, limits: c.limits, pinFileBucket: c.masters.pinFileBucket, ca: this.ca, masters: this.masters,
       arbiter: this.router, revoked: worker ? () => worker.revoked() : () => void this.crl.kick(),
-      markDown: worker
-        ? (b, reason) => worker.markDown(b.pool === "ca" ? "ca" : "masters", b.name, reason)
-        : (b, reason) => passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason),
+      // A worker marks the backend down locally at once (as the primary's line will), so that its
+      // own retries and held CA reads do not go back to it meanwhile; the primary still decides.
+      markDown: (b, reason) => {
+        passiveFailure(b.pool === "ca" ? this.ca : this.masters, b, reason);
+        worker?.markDown(b.pool === "ca" ? "ca" : "masters", b.name, reason);
+      },
       admission: (this.admission = new Admission({ perClient: c.limits.perClient, unauthenticated: c.limits.unauthenticated })),
       ended: (ex) => this.finished(ex), draining: false,
     };

@@ -5,11 +5,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Agent } from "node:https";
 import { connect } from "node:tls";
 import type { FakeCadir } from "../../helpers/cadir.js";
 import type { Issued } from "../../helpers/pki.js";
 import { startEtcdCluster } from "../../helpers/etcd.js";
-import { call, pki, until } from "./harness.js";
+import { call, closeBackend, pki, until } from "./harness.js";
 import { adminCall, healthOf, startWorkers, untilHealth, TOKEN } from "./workers-harness.js";
 
 /** "refused" when the proxy refuses this client cert at the handshake, else "ok". */
@@ -181,4 +182,31 @@ test("with proxy.cluster (real etcd): the workers follow the state the proxy app
   const h = await untilHealth(w, (x) => x.workers?.list.every((y) => y.appliedEpoch === 2) === true, "every worker on epoch 2 from etcd");
   assert.equal(h.cluster?.isController, true);
   await failbackWaitsForEveryWorker(w, 3);
+});
+
+test("a CA read on a worker whose active CA died is held for the primary's failover, never sent back to the dead CA (502)", async (t) => {
+  const w = await startWorkers(t);
+  await untilHealth(w, (h) => h.workers?.running === 2 && h.pools[0]?.backends.every((b) => b.state === "up") === true, "workers and CAs up");
+  // One kept-alive client connection, on a worker: the primary (which accepts connections) is
+  // stopped below, so the worker alone sees the dead CA until the primary runs again.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const path = "/puppet-ca/v1/certificate/ca";
+  assert.equal((await call(w.port, { path, agent })).status, 200);
+  await closeBackend(w.ca1); // killed: its connections reset, new ones refused
+  process.kill(w.pid, "SIGSTOP");
+  let resumed = false;
+  const resume = () => {
+    if (!resumed) process.kill(w.pid, "SIGCONT");
+    resumed = true;
+  };
+  t.after(resume);
+  const answer = call(w.port, { path, agent });
+  // Without the worker marking ca1 down itself, its retries go back to ca1 (refused) and the
+  // client gets 502 while the primary is stopped; with it, the read waits for the new state.
+  const early = await Promise.race([answer, new Promise<undefined>((r) => setTimeout(r, 500, undefined))]);
+  resume();
+  const r = early ?? (await answer);
+  assert.equal(r.status, 200, `${r.status} ${r.body}`);
+  assert.equal(w.ca2.seen.some((s) => s.url === path), true, "answered by ca2");
 });
