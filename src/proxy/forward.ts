@@ -19,7 +19,6 @@ import { replyError, statusOf } from "./respond.js";
 import type { Route } from "./route.js";
 import type { Upstream, Waiting } from "./upstream.js";
 import type { Call, UpstreamFailure, UpstreamHandler } from "./upstream-client/call.js";
-import { headerSafe } from "./upstream-client/request-head.js";
 import { Deadlines } from "./deadlines.js";
 
 export interface ForwardContext {
@@ -153,8 +152,7 @@ export class Exchange implements Waiting {
    * body never holds a backend connection.
    */
   start(): void {
-    const id = this.identity;
-    if (id && !headerSafe(id, [id.verify, id.dn])) {
+    if (this.identity?.sendable === false) {
       return this.failWith(new BadRequestError(400, "cannot forward this request: the client certificate's subject cannot be sent in a header"));
     }
     const refused = this.ctx.admission.enter(this.address, this.authenticated);

@@ -2,6 +2,7 @@
 // connection and cached on the socket), and the header filter that drops forged or hop-by-hop ones.
 import type { TLSSocket } from "node:tls";
 import { normalizeSerial } from "../pki.js";
+import { headerValueSafe } from "./upstream-client/request-head.js";
 
 export interface Identity {
   /** `SUCCESS`, `NONE` or `FAILED:<reason>`. */
@@ -13,6 +14,8 @@ export interface Identity {
   certname: string | undefined;
   /** Normalised serial (uppercase hex), to close connections of certs revoked later. */
   serial: string | undefined;
+  /** verify and dn can be written upstream as they are (else this connection's requests get 400). */
+  sendable: boolean;
 }
 
 const kIdentity = Symbol("puppet-ha.identity");
@@ -24,18 +27,21 @@ export function identify(socket: TLSSocket): { identity: Identity; refuse?: stri
   const peer = socket.getPeerX509Certificate();
   let identity: Identity;
   if (!peer) {
-    identity = { verify: "NONE", dn: undefined, cert: undefined, certname: undefined, serial: undefined };
+    identity = { verify: "NONE", dn: undefined, cert: undefined, certname: undefined, serial: undefined, sendable: true };
   } else {
     // X509Certificate.subject lists RDNs in certificate order, already RFC 2253-escaped; RFC 2253
     // writes them most specific first.
     const rdns = peer.subject.split("\n");
     const cn = rdns.find((r) => r.startsWith("CN="))?.slice(3);
+    const verify = socket.authorized ? "SUCCESS" : `FAILED:${String(socket.authorizationError)}`;
+    const dn = rdns.reverse().join(",");
     identity = {
-      verify: socket.authorized ? "SUCCESS" : `FAILED:${String(socket.authorizationError)}`,
-      dn: rdns.reverse().join(","),
+      verify,
+      dn,
       cert: encodeURIComponent(peer.toString()),
       certname: cn,
       serial: normalizeSerial(peer.serialNumber),
+      sendable: headerValueSafe(verify) && headerValueSafe(dn),
     };
     if (!socket.authorized) {
       (socket as Tagged)[kIdentity] = identity;

@@ -1,6 +1,6 @@
 // The request head the upstream client writes: one latin1 string, CRLF lines, no per-header
 // validation on the hot path. The client's headers were checked by Node's parser; the ones the
-// proxy adds come from the certificate and are checked once per identity (headerSafe).
+// proxy adds come from the certificate and are checked once per connection (identity.ts).
 
 /** How the request body is framed upstream. */
 export type Framing = "none" | "length" | "chunked";
@@ -47,18 +47,11 @@ export function requestHead(p: HeadParts): { head: string; framing: Framing } {
 }
 
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const checked = new WeakMap<object, boolean>();
 
 /**
- * Whether header values the proxy builds from one identity (cached on the identity object, which
- * lives as long as its connection) can be written as they are: no control characters, nothing
- * beyond latin1 (an unusual DN could hold either).
+ * Whether a header value the proxy builds (from the client's certificate) can be written as it
+ * is: no control characters, nothing beyond latin1 (an unusual DN could hold either).
  */
-export function headerSafe(key: object, values: readonly (string | undefined)[]): boolean {
-  let ok = checked.get(key);
-  if (ok === undefined) {
-    ok = values.every((v) => v === undefined || VALUE.test(v));
-    checked.set(key, ok);
-  }
-  return ok;
+export function headerValueSafe(v: string | undefined): boolean {
+  return v === undefined || VALUE.test(v);
 }

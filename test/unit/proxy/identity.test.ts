@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { forwardHeaders, isClientHeader, responseHeaders, type Identity } from "../../../src/proxy/identity.js";
 
-const id: Identity = { verify: "SUCCESS", dn: "CN=node1", cert: "PEM%20", certname: "node1", serial: "2" };
+const id: Identity = { verify: "SUCCESS", dn: "CN=node1", cert: "PEM%20", certname: "node1", serial: "2", sendable: true };
 
 const pairs = (raw: string[]) => Array.from({ length: raw.length / 2 }, (_, i) => [raw[2 * i], raw[2 * i + 1]] as [string, string]);
 
@@ -30,7 +30,7 @@ test("forged client headers are removed and ours set once", () => {
 });
 
 test("without a cert: X-Client-Verify NONE and no DN or cert", () => {
-  const none: Identity = { verify: "NONE", dn: undefined, cert: undefined, certname: undefined, serial: undefined };
+  const none: Identity = { verify: "NONE", dn: undefined, cert: undefined, certname: undefined, serial: undefined, sendable: true };
   const out = pairs(forwardHeaders(["X-Client-DN", "CN=admin"], none, "1.2.3.4"));
   assert.deepEqual(out.filter(([k]) => isClientHeader(k)), [["X-Client-Verify", "NONE"]]);
   assert.deepEqual(pairs(forwardHeaders([], undefined, "1.2.3.4")).filter(([k]) => isClientHeader(k)), [["X-Client-Verify", "NONE"]]);

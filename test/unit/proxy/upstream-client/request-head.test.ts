@@ -2,7 +2,7 @@
 // none, the body framing chosen from what the body is, unsafe targets and identity values refused.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { headerSafe, requestHead } from "../../../../src/proxy/upstream-client/request-head.js";
+import { headerValueSafe, requestHead } from "../../../../src/proxy/upstream-client/request-head.js";
 
 const base = { method: "GET", path: "/puppet/v3/catalog/a?environment=production", host: "127.0.0.1:8141", bodyLength: undefined, streamed: false };
 
@@ -35,12 +35,9 @@ test("a target with a space, a control character or beyond ASCII is refused", ()
   }
 });
 
-test("identity values are checked once per identity object", () => {
-  const good = {};
-  assert.equal(headerSafe(good, ["SUCCESS", "CN=node1,O=Example\\, Inc."]), true);
-  const bad = {};
-  assert.equal(headerSafe(bad, ["SUCCESS", "CN=evil\r\nX-Client-Verify: SUCCESS"]), false);
-  assert.equal(headerSafe({}, ["SUCCESS", "CN=\u4e2d\u6587"]), false);
-  // Cached: the values are not looked at again for the same object.
-  assert.equal(headerSafe(bad, ["SUCCESS", "CN=fine"]), false);
+test("identity values: latin1 without control characters can be written, others cannot", () => {
+  assert.equal(headerValueSafe("CN=node1,O=Example\\, Inc."), true);
+  assert.equal(headerValueSafe(undefined), true);
+  assert.equal(headerValueSafe("CN=evil\r\nX-Client-Verify: SUCCESS"), false);
+  assert.equal(headerValueSafe("CN=\u4e2d\u6587"), false);
 });
