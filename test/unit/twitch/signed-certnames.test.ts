@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeCadir } from "../../helpers/cadir.js";
-import { cadirSignedCertnames, localCadir, signedCertnamesOf } from "../../../src/twitch/fleet/signed-certnames.js";
+import { cadirSignedCertnames, inventoryReader, localCadir, signedCertnamesOf } from "../../../src/twitch/fleet/signed-certnames.js";
 
 const root = mkdtempSync(join(tmpdir(), "signed-certnames-"));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -52,4 +52,27 @@ test("the active worker's cadir when it is local, else the first local one", () 
   assert.equal(source?.cadir, "/srv/ca1");
   active = "ca2";
   assert.equal(source?.cadir, "/srv/ca2", "follows a promotion");
+});
+
+test("inventory.txt: an append is parsed from the old end only; another file, a shorter one or a changed end is parsed whole", () => {
+  const line = (serial: number, cn: string) => `0x${serial.toString(16).padStart(4, "0")} 2026-01-01T00:00:00UTC 2031-01-01T00:00:00UTC /CN=${cn}\n`;
+  const first = line(1, "a") + line(2, "b");
+  const r = inventoryReader();
+  assert.deepEqual([...r.read(Buffer.from(first), 7)], [["a", "1"], ["b", "2"]]);
+  assert.equal(r.parsedBytes, first.length);
+  // Appended: a new cert for b and a half-written line (waits for the next read).
+  const more = first + line(3, "b") + "0x0004 2026";
+  assert.deepEqual([...r.read(Buffer.from(more), 7)], [["a", "1"], ["b", "3"]]);
+  assert.equal(r.parsedBytes, line(3, "b").length, "only the appended whole line");
+  const done = first + line(3, "b") + line(4, "c");
+  assert.deepEqual([...r.read(Buffer.from(done), 7)].at(-1), ["c", "4"]);
+  assert.equal(r.parsedBytes, line(4, "c").length);
+  // Rewritten (its old end changed), replaced (another inode), shorter: parsed whole.
+  const rewritten = line(1, "a") + line(2, "b") + line(5, "x") + line(6, "d");
+  assert.deepEqual([...r.read(Buffer.from(rewritten), 7)], [["a", "1"], ["b", "2"], ["x", "5"], ["d", "6"]]);
+  assert.equal(r.parsedBytes, rewritten.length);
+  assert.deepEqual([...r.read(Buffer.from(rewritten), 8)].length, 4);
+  assert.equal(r.parsedBytes, rewritten.length);
+  assert.deepEqual([...r.read(Buffer.from(first), 8)], [["a", "1"], ["b", "2"]]);
+  assert.equal(r.parsedBytes, first.length);
 });
