@@ -34,6 +34,10 @@ export interface EtcdCluster {
   tls: EtcdTls | undefined;
   /** Resolves when `member` reports itself healthy (it has a leader and serves reads). */
   waitHealthy(member: EtcdMember, timeoutMs?: number): Promise<void>;
+  /** The member that reports itself leader now (maintenance status), if one answers so. */
+  leader(): Promise<EtcdMember | undefined>;
+  /** Resolves with the leader the members other than `old` elected (e.g. after pausing `old`). */
+  waitNewLeader(old: EtcdMember, timeoutMs?: number): Promise<EtcdMember>;
 }
 
 interface Ctx {
@@ -50,6 +54,13 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** n free ports, all different (the kernel may hand out a port it has just freed again). */
+export async function freePorts(n: number): Promise<number[]> {
+  const taken = new Set<number>();
+  while (taken.size < n) taken.add(await freePort());
+  return [...taken];
 }
 
 export async function startEtcdCluster(t: Ctx, opts: { size?: 1 | 3; tls?: boolean } = {}): Promise<EtcdCluster> {
@@ -76,8 +87,9 @@ export async function startEtcdCluster(t: Ctx, opts: { size?: 1 | 3; tls?: boole
   }
   const scheme = tls ? "https" : "http";
   const specs: { name: string; client: number; peer: number }[] = [];
+  const ports = await freePorts(2 * size);
   for (let i = 0; i < size; i++) {
-    specs.push({ name: `etcd${i + 1}`, client: await freePort(), peer: await freePort() });
+    specs.push({ name: `etcd${i + 1}`, client: ports[2 * i] as number, peer: ports[2 * i + 1] as number });
   }
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(",");
   const agent = new Agent({ connect: tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {} });
@@ -152,8 +164,36 @@ export async function startEtcdCluster(t: Ctx, opts: { size?: 1 | 3; tls?: boole
     const log = readFileSync(join(root, `${m.name}.log`), "utf8").split("\n").slice(-15).join("\n");
     throw new Error(`etcd member ${m.name} not healthy within ${timeoutMs} ms (last: ${last})\n${log}`);
   };
+  /** A member's own status: its ID and the leader's ID as it sees them; undefined when it does not answer. */
+  const status = async (m: EtcdMember): Promise<{ member: string; leader: string } | undefined> => {
+    try {
+      const res = await request(`${m.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}", dispatcher: agent, signal: AbortSignal.timeout(500) });
+      const j = (await res.body.json()) as { leader?: string; header?: { member_id?: string } };
+      return j.header?.member_id && j.leader ? { member: j.header.member_id, leader: j.leader } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const leader = async (): Promise<EtcdMember | undefined> => {
+    for (const m of members) {
+      const s = await status(m);
+      if (s && s.member === s.leader) return m;
+    }
+    return undefined;
+  };
+  const waitNewLeader = async (old: EtcdMember, timeoutMs = 20_000): Promise<EtcdMember> => {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      for (const m of members.filter((x) => x !== old)) {
+        const s = await status(m);
+        if (s && s.member === s.leader) return m;
+      }
+      await sleep(50); // an election among external processes: there is no clock to inject
+    }
+    throw new Error(`no new etcd leader without ${old.name} within ${timeoutMs} ms`);
+  };
   await Promise.all(members.map((m) => waitHealthy(m)));
-  return { members, endpoints: members.map((m) => m.clientUrl), tls, waitHealthy };
+  return { members, endpoints: members.map((m) => m.clientUrl), tls, waitHealthy, leader, waitNewLeader };
 }
 
 function killChild(c: ChildProcess): void {

@@ -19,7 +19,7 @@ import { execa } from "execa";
 import { stringify } from "yaml";
 import { repoRoot } from "../../helpers/cli.js";
 import { FakeCadir } from "../../helpers/cadir.js";
-import { freePort } from "../../helpers/etcd.js";
+import { freePorts } from "../../helpers/etcd.js";
 import { createTestCa } from "../../helpers/pki.js";
 import { call, fakeBackend, pki } from "../proxy/harness.js";
 
@@ -139,7 +139,7 @@ async function runInstalledProxy(t: TestContext, undo: Undo): Promise<void> {
   const p = pki();
   const ca1 = await fakeBackend(t, "ca1");
   const m1 = await fakeBackend(t, "m1");
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
   const uid = Number((await sh("id", ["-u", "puppet-ha"])).stdout);
   const gid = Number((await sh("id", ["-g", "puppet-ha"])).stdout);
   const etc = "/etc/puppet-ha";

@@ -22,7 +22,7 @@ import { ArbiterError } from "../../../src/sync/errors.js";
 import { createSyncService } from "../../../src/sync/service.js";
 import { figures, parseInventory, violations, type CaWrite, type ClientOp, type FinalCadir } from "../../helpers/ca-history-checker.js";
 import { FakeCadir } from "../../helpers/cadir.js";
-import { freePort, startEtcdCluster } from "../../helpers/etcd.js";
+import { freePorts, startEtcdCluster } from "../../helpers/etcd.js";
 import { FakeCaWorker } from "../../helpers/fake-ca-worker.js";
 import { createTestCa } from "../../helpers/pki.js";
 import { FaultSchedule } from "../../helpers/chaos-faults.js";
@@ -110,7 +110,7 @@ test("randomized faults on proxies, etcd and CA workers: no serial twice, no sig
   const agentUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
 
   for (let i = 1; i <= PROXIES; i++) {
-    const [port, adminPort] = [await freePort(), await freePort()];
+    const [port, adminPort] = (await freePorts(2)) as [number, number];
     proxies.push(ProxyChild.start(t, {
       name: `proxy-${i}`, dir: root, port, adminPort, token: TOKEN,
       config: {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../helpers/etcd.js";
+import { freePorts } from "../../helpers/etcd.js";
 import { ProxyChild } from "../../helpers/proxy-child.js";
 import { fakeBackend, pki, until } from "./harness.js";
 
@@ -18,7 +18,7 @@ test("SIGHUP applies proxy.ca.crlRefresh and warns that limits.headerSize and lo
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ca1 = await fakeBackend(t, "ca1");
   const m1 = await fakeBackend(t, "m1");
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
   const config = (crlRefresh: string, headerSize: string, format: string) => ({
     proxy: {
       listen: `127.0.0.1:${port}`, tls: pki().files, workers: 2, stateDir: join(dir, "state"), accessLog: false,

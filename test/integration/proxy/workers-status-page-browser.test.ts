@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { freePort } from "../../helpers/etcd.js";
+import { freePorts } from "../../helpers/etcd.js";
 import { ProxyChild } from "../../helpers/proxy-child.js";
 import { fakeBackend, pki } from "./harness.js";
 
@@ -23,7 +23,7 @@ test("the status page lists the workers (pid, up since, restarts) and follows a 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ca1 = await fakeBackend(t, "ca1");
   const m1 = await fakeBackend(t, "m1");
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
   const proxy = ProxyChild.start(t, {
     name: "workers-page", dir, port, adminPort, token: "unused",
     config: {

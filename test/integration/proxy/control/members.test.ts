@@ -64,7 +64,10 @@ test("quorum lost: the view stays fresh until its deadline, then not; fresh agai
   const deadline = a.view.deadline();
   assert.ok(deadline > lostAt, "still fresh right after quorum loss");
   const staleAt = await until(() => !a.view.fresh(), viewPeriodMs(TIMING) * 2, "the view to expire");
-  assert.ok(staleAt >= deadline && staleAt - lostAt <= viewPeriodMs(TIMING) + 100, `stale ${staleAt - lostAt} ms after quorum loss`);
+  // The deadline (not when this loop happened to poll, late on a loaded machine) is what counts.
+  assert.ok(staleAt >= deadline, "not stale before its deadline");
+  const final = a.view.deadline();
+  assert.ok(final <= staleAt && final - lostAt <= viewPeriodMs(TIMING), `fresh until ${final - lostAt} ms after quorum loss (at most a view period)`);
   assert.ok(a.view.unreachableSince !== undefined);
   await m1?.restart();
   await m2?.restart();
