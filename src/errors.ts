@@ -16,7 +16,7 @@ export const ERROR_CATALOG: Readonly<Record<string, number>> = {
   E_NO_BACKEND: 503, E_UPSTREAM: 502, E_UPSTREAM_TIMEOUT: 504, E_WRITES_IN_FLIGHT: 503, E_SYNC_PEER: 502,
   E_CLIENT_TIMEOUT: 408, E_TOO_MANY_REQUESTS: 429, E_CRL_TOO_LARGE: 502,
   // proxy cluster (etcd)
-  E_ETCD_UNAVAILABLE: 503, E_ETCD: 502, E_LEASE_EXPIRED: 503, E_NOT_CONTROLLER: 409, E_STALE_STATE: 409,
+  E_ETCD_UNAVAILABLE: 503, E_ETCD: 502, E_LEASE_EXPIRED: 503, E_LEASE_UNCONFIRMED: 503, E_NOT_CONTROLLER: 409, E_STALE_STATE: 409,
   E_HOLD_NOT_ACKNOWLEDGED: 503, E_FAILBACK_REFUSED: 409,
   // proxy workers (proxy.workers > 1)
   E_WORKER_MESSAGE: 500,
@@ -255,6 +255,18 @@ export class LeaseExpiredError extends PuppetHaError {
   constructor(leaseId: string) {
     super("E_LEASE_EXPIRED", `etcd lease ${leaseId} has expired or was revoked`);
     this.leaseId = leaseId;
+  }
+}
+
+/**
+ * A lease renewal that cannot be counted: etcd answered it in an older raft term than the
+ * linearizable check that followed, so a deposed etcd leader may have answered it from its own
+ * memory (etcd before 3.4.30 / 3.5.13 renews leases on a stale leader) while the real leader lets
+ * the lease run out.
+ */
+export class LeaseRenewalUnconfirmedError extends PuppetHaError {
+  constructor(leaseId: string, renewalTerm: number, checkTerm: number) {
+    super("E_LEASE_UNCONFIRMED", `etcd lease ${leaseId}: renewal answered in raft term ${renewalTerm}, the check after it ran in term ${checkTerm}; a deposed etcd leader may have answered it, so it is not counted`);
   }
 }
 

@@ -49,6 +49,8 @@ export type TxnOp =
 export interface TxnResult {
   succeeded: boolean;
   revision: number;
+  /** The raft term of the last entry the answering member had applied (the header's raft_term). */
+  term: number;
   /** The kvs of each range op of the branch taken, in order (empty arrays for puts/deletes). */
   ranges: KeyValue[][];
 }
@@ -58,7 +60,13 @@ const TARGETS = { mod: "MOD", create: "CREATE", version: "VERSION", value: "VALU
 /** gRPC codes after which another member may do better: Unavailable, DeadlineExceeded. */
 const RETRY_ELSEWHERE = new Set([4, 14]);
 
-interface Header { revision?: string }
+interface Header { revision?: string; raft_term?: string }
+
+/** A lease renewal's answer: the TTL granted from now, and the raft term it was answered in. */
+export interface KeepAliveResult {
+  ttl: number;
+  term: number;
+}
 
 export class EtcdClient {
   private readonly endpoints: readonly string[];
@@ -103,6 +111,7 @@ export class EtcdClient {
     return {
       succeeded: r.succeeded === true,
       revision: Number(r.header.revision ?? 0),
+      term: Number(r.header.raft_term ?? 0),
       ranges: (r.responses ?? []).map((x) => (x.response_range?.kvs ?? []).map(decodeKv)),
     };
   }
@@ -112,7 +121,7 @@ export class EtcdClient {
     const body = { compare: [], success: ranges.map((range) => encodeOp({ range })), failure: [] };
     type R = { header: Header; responses?: { response_range?: { kvs?: RawKv[] } }[] };
     const r = await this.call<R>("/v3/kv/txn", body, { idempotent: true, what: "read txn" });
-    return { succeeded: true, revision: Number(r.header.revision ?? 0), ranges: (r.responses ?? []).map((x) => (x.response_range?.kvs ?? []).map(decodeKv)) };
+    return { succeeded: true, revision: Number(r.header.revision ?? 0), term: Number(r.header.raft_term ?? 0), ranges: (r.responses ?? []).map((x) => (x.response_range?.kvs ?? []).map(decodeKv)) };
   }
 
   async put(key: string, value: string, lease?: string): Promise<number> {
@@ -131,15 +140,17 @@ export class EtcdClient {
 
   /**
    * Renew a lease with one request (the gateway's keep-alive stream, closed after one message).
-   * Returns the TTL granted from now; throws LeaseExpiredError when the lease no longer exists.
+   * Returns the TTL granted from now and the raft term of the answer; throws LeaseExpiredError when
+   * the lease no longer exists. etcd before 3.4.30 / 3.5.13 may answer from a deposed leader: only a
+   * linearizable request answered afterwards in the same term confirms the renewal (see Election).
    */
-  async keepAlive(id: string): Promise<number> {
-    const r = await this.call<{ result?: { TTL?: string }; error?: { message?: string; grpc_code?: number; code?: number } }>(
+  async keepAlive(id: string): Promise<KeepAliveResult> {
+    const r = await this.call<{ result?: { TTL?: string; header?: Header }; error?: { message?: string; grpc_code?: number; code?: number } }>(
       "/v3/lease/keepalive", { ID: id }, { idempotent: true, what: "lease keep-alive" });
     if (r.error) throw new EtcdError("lease keep-alive", this.endpoint, r.error.grpc_code ?? r.error.code, r.error.message ?? "stream error");
     const ttl = Number(r.result?.TTL ?? 0);
     if (!(ttl > 0)) throw new LeaseExpiredError(id);
-    return ttl;
+    return { ttl, term: Number(r.result?.header?.raft_term ?? 0) };
   }
 
   /** Seconds left on a lease, or -1 when it does not exist. */

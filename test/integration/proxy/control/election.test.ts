@@ -107,3 +107,37 @@ test("each etcd member paused (SIGSTOP) in turn for a ttl never produces two con
   assert.ok(history.tenures.length >= 1);
   assert.deepEqual(history.violations(), []);
 });
+
+test("a renewal answered by a deposed etcd leader (paused with the request waiting, then resumed) is not counted", async (t) => {
+  const etcd = await startEtcdCluster(t, { size: 3 });
+  const old = await etcd.leader();
+  assert.ok(old, "a leader");
+  // Only the leader is reachable for this contender, and a request may wait up to 4 s: its renewal
+  // waits in the paused leader's socket until it resumes (1 + 2 x 4 <= 10, a valid timing).
+  const timing: LeaseTiming = { ttlMs: 10_000, loopWaitMs: 1000, retryTimeoutMs: 4000 };
+  const client = new EtcdClient({ endpoints: [old.clientUrl], timeoutMs: timing.retryTimeoutMs });
+  const election = new Election({ etcd: client, key: KEY, name: "proxy-a", timing });
+  const events: ElectionEvent[] = [];
+  election.on((e) => events.push(e));
+  t.after(async () => {
+    old.resume();
+    await election.stop({ release: false });
+    await client.close();
+  });
+  election.start();
+  await until(() => election.isController(), 10_000, "proxy-a elected");
+  // Pause right after a renewal ended, so that the next one (not a txn of this one) meets the pause.
+  const renewals = () => events.filter((e) => e.kind === "renewed").length;
+  const before = renewals();
+  await until(() => renewals() > before, 5000, "a renewal");
+  const pausedAt = Date.now();
+  old.pause();
+  await etcd.waitNewLeader(old);
+  old.resume(); // a keep-alive sent during the pause is waiting: the deposed leader answers it first
+  const resumedAt = Date.now();
+  const unconfirmed = await until(() => events.some((e) => e.kind === "renewal-failed" && (e.error as { code?: string }).code === "E_LEASE_UNCONFIRMED"), 10_000, "the stale renewal refused");
+  const margin = stepDownMarginMs(timing);
+  const counted = events.filter((e) => e.kind === "renewed" && e.deadline - timing.ttlMs + margin >= pausedAt && e.deadline - timing.ttlMs + margin <= resumedAt);
+  assert.deepEqual(counted, [], "no renewal started during the pause moved the deadline");
+  assert.ok(unconfirmed >= resumedAt);
+});

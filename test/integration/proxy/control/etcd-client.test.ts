@@ -2,6 +2,7 @@
 // watch, TLS with client certificates, failover between endpoints and its own timeouts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
 import { EtcdClient } from "../../../../src/proxy/control/etcd.js";
 import { watch, type WatchEvent } from "../../../../src/proxy/control/etcd-watch.js";
 import { EtcdError, EtcdUnavailableError, LeaseExpiredError } from "../../../../src/errors.js";
@@ -54,10 +55,13 @@ test("leases: grant, keep-alive, time to live, keys bound to a revoked lease van
   assert.match(lease.id, /^\d+$/);
   await c.put("owned", "x", lease.id);
   assert.equal((await c.range("owned")).kvs[0]?.lease, lease.id);
-  assert.equal(await c.keepAlive(lease.id), 30);
+  const renewal = await c.keepAlive(lease.id);
+  assert.equal(renewal.ttl, 30);
   const left = await c.leaseTimeToLive(lease.id);
   assert.ok(left > 0 && left <= 30);
-  assert.equal((await c.txn([{ key: "owned", target: "lease", lease: lease.id }], [])).succeeded, true);
+  const check = await c.txn([{ key: "owned", target: "lease", lease: lease.id }], []);
+  assert.equal(check.succeeded, true);
+  assert.ok(renewal.term > 0 && check.term === renewal.term, `the raft term of each answer: keep-alive ${renewal.term}, txn ${check.term}`);
   await c.revokeLease(lease.id);
   assert.deepEqual((await c.range("owned")).kvs, []);
   await assert.rejects(c.keepAlive(lease.id), LeaseExpiredError);
@@ -152,4 +156,24 @@ test("an etcd error answer is an EtcdError with its gRPC code", async (t) => {
   const e2 = await c.leaseTimeToLive("abc").then(() => undefined, (e: unknown) => e);
   assert.ok(e2 instanceof EtcdError, String(e2));
   assert.equal(e2.code, "E_ETCD");
+});
+
+test("a deposed etcd leader answers a keep-alive from its own memory in its old raft term; a txn after it runs in the new one", async (t) => {
+  const etcd = await startEtcdCluster(t, { size: 3 });
+  const all = client(t, etcd.endpoints);
+  const lease = await all.grantLease(10);
+  const old = await etcd.leader();
+  assert.ok(old, "a leader");
+  const only = new EtcdClient({ endpoints: [old.clientUrl], timeoutMs: 10_000 });
+  t.after(() => only.close());
+  old.pause();
+  t.after(() => old.resume());
+  await etcd.waitNewLeader(old);
+  const renewal = only.keepAlive(lease.id); // waits in the paused member's socket
+  await sleep(100); // for the request to reach the paused process's socket: there is no clock to inject
+  old.resume();
+  const answered = await renewal;
+  const check = await only.readTxn([{ key: "any" }]);
+  assert.equal(answered.ttl, 10, "the deposed leader says it renewed the lease");
+  assert.ok(answered.term < check.term, `keep-alive answered in term ${answered.term}, the txn after it in term ${check.term}`);
 });

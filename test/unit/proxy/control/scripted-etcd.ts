@@ -10,6 +10,10 @@ export class ScriptedEtcd implements ElectionEtcd {
   leases = new Set<string>();
   revision = 1;
   private nextLease = 100;
+  /** The raft term every answer carries. */
+  term = 2;
+  /** While true, keep-alives are answered by a deposed leader: in the term before `term`, renewing nothing. */
+  staleRenewals = false;
   /** While true, every call returns a promise that never settles. */
   hang = false;
   calls: string[] = [];
@@ -31,7 +35,7 @@ export class ScriptedEtcd implements ElectionEtcd {
   keepAlive(id: string) {
     return this.gate("keepAlive", () => {
       if (!this.leases.has(id)) throw new LeaseExpiredError(id);
-      return 10;
+      return { ttl: 10, term: this.staleRenewals ? this.term - 1 : this.term };
     });
   }
 
@@ -62,10 +66,13 @@ export class ScriptedEtcd implements ElectionEtcd {
         if ("put" in op) {
           const old = this.kvs.get(op.put.key);
           this.kvs.set(op.put.key, { key: op.put.key, value: op.put.value, lease: op.put.lease ?? "", createRevision: old?.createRevision ?? this.revision, modRevision: this.revision, version: (old?.version ?? 0) + 1 });
-        } else if ("delete" in op) this.kvs.delete(op.delete.key);
-        else ranges.push(this.kvs.has(op.range.key) ? [{ ...(this.kvs.get(op.range.key) as KeyValue) }] : []);
+          ranges.push([]);
+        } else if ("delete" in op) {
+          this.kvs.delete(op.delete.key);
+          ranges.push([]);
+        } else ranges.push(this.kvs.has(op.range.key) ? [{ ...(this.kvs.get(op.range.key) as KeyValue) }] : []);
       }
-      return { succeeded: ok, revision: this.revision, ranges };
+      return { succeeded: ok, revision: this.revision, term: this.term, ranges };
     });
   }
 }

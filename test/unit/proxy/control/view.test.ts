@@ -16,7 +16,7 @@ function kv(key: string, value: string, rev: number) {
 function setup() {
   const clock = new FakeClock();
   let answer: () => Promise<TxnResult> = () => Promise.resolve({
-    succeeded: true, revision: 5,
+    succeeded: true, revision: 5, term: 2,
     ranges: [[kv("/p/ca-state", '{"epoch":3,"active":"ca2"}', 4)], [kv("/p/controller", "proxy-a", 2)], [kv("/p/members/proxy-b", JSON.stringify({ name: "proxy-b", adminUrl: "http://127.0.0.1:1", appliedEpoch: 3, viewAgeMs: 10, caWritesInFlight: 0, holdAck: null, publishedAt: 0 }), 5)]],
   });
   let renewedAt: number | undefined = 0;
@@ -79,7 +79,7 @@ test("an answer at an older revision does not replace a newer view", async () =>
   const { view, setAnswer } = setup();
   view.start();
   await flush();
-  setAnswer(() => Promise.resolve({ succeeded: true, revision: 4, ranges: [[kv("/p/ca-state", '{"epoch":2,"active":"ca1"}', 3)], [], []] }));
+  setAnswer(() => Promise.resolve({ succeeded: true, revision: 4, term: 2, ranges: [[kv("/p/ca-state", '{"epoch":2,"active":"ca1"}', 3)], [], []] }));
   await view.refresh();
   assert.equal(view.snapshot?.state?.state.epoch, 3);
   view.stop();
@@ -87,7 +87,7 @@ test("an answer at an older revision does not replace a newer view", async () =>
 
 test("a malformed member record is reported and skipped, not fatal", async () => {
   const { view, setAnswer, failures } = setup();
-  setAnswer(() => Promise.resolve({ succeeded: true, revision: 9, ranges: [[], [], [kv("/p/members/x", "{", 9)]] }));
+  setAnswer(() => Promise.resolve({ succeeded: true, revision: 9, term: 2, ranges: [[], [], [kv("/p/members/x", "{", 9)]] }));
   await view.refresh();
   assert.deepEqual(view.snapshot?.members, []);
   assert.match(failures[0]?.message ?? "", /\/p\/members\/x: member record is not valid JSON/);
