@@ -35,8 +35,8 @@ export interface ProxyRuntimeOptions extends Omit<ProxyServerOptions, "config"> 
 }
 
 /** Failback with several proxies: the controller's alone, its final pull under the cluster-wide hold. */
-function clusterFailback(c: ProxyCluster): Pick<FailbackDriverOptions, "quiesce" | "decides"> {
-  return { quiesce: (target, ms) => c.quiesce(target, ms), decides: () => c.decides() };
+function clusterFailback(c: ProxyCluster): Pick<FailbackDriverOptions, "quiesce" | "readyToQuiesce" | "decides"> {
+  return { quiesce: (target, ms) => c.quiesce(target, ms), readyToQuiesce: () => c.readyToQuiesce(), decides: () => c.decides() };
 }
 
 export class ProxyRuntime {

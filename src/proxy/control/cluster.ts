@@ -4,7 +4,7 @@
 // to the new active; a failback's final pull waits for the cluster-wide write hold.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { FileAccessError, HoldNotAcknowledgedError, StaleStateError } from "../../errors.js";
+import { FailbackRefusedError, FileAccessError, HoldNotAcknowledgedError, StaleStateError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import type { Arbiter } from "./arbiter.js";
 import type { Scheduler } from "../scheduler.js";
@@ -206,16 +206,55 @@ export class ProxyCluster {
   /** The live members (a linearizable read of the registry). */
   async members(): Promise<MemberRecord[]> {
     const r = await this.client.range(membersPrefix(this.o.config.prefix), { prefix: true });
-    return r.kvs.map((kv) => parseMember(kv.value, kv.key));
+    const members = r.kvs.map((kv) => parseMember(kv.value, kv.key));
+    this.member.gone.observe(members.map((m) => m.name), this.o.scheduler.now());
+    return members;
+  }
+
+  /** Who a failback hold waits for: live members not yet acknowledging it, and members gone less than ttl ago. */
+  private async holdWaitsFor(id: string): Promise<string[]> {
+    const ack = holdAcknowledged(await this.members(), id);
+    return [...ack.waitingFor, ...this.goneWaits(this.o.scheduler.now())];
+  }
+
+  /**
+   * Before a failback holds CA writes: wait (without holding anything) until no member whose record
+   * vanished may still be acting, at most 2 x ttl; then FailbackRefusedError.
+   */
+  async readyToQuiesce(): Promise<void> {
+    const sched = this.o.scheduler;
+    const giveUpAt = sched.now() + 2 * this.timing.ttlMs;
+    for (;;) {
+      await this.members();
+      const now = sched.now();
+      const gone = this.member.gone.pending(now);
+      const until = Math.max(now, ...gone.members.map((m) => m.goneAt + this.timing.ttlMs), gone.watchedSince + this.timing.ttlMs);
+      if (until <= now) return;
+      if (until > giveUpAt) throw new FailbackRefusedError(`not now: ${this.goneWaits(now).join("; ")}; retry once ttl has passed`);
+      await new Promise<void>((resolve) => sched.setTimeout(resolve, until - now));
+    }
+  }
+
+  /** Members that may still forward CA writes although their record is gone (see gone-members.ts). */
+  private goneWaits(now: number): string[] {
+    const gone = this.member.gone.pending(now);
+    return [
+      ...gone.members.map((m) => `${m.name} (its record vanished ${((now - m.goneAt) / 1000).toFixed(1)} s ago: it may act until ttl has passed)`),
+      ...(gone.watchedTooShort ? ["this proxy has watched the member registry for less than ttl"] : []),
+    ];
   }
 
   /**
    * Failback quiesce: put a write hold into the CA state and wait until every live member
-   * acknowledges it with no CA write in flight (HoldNotAcknowledgedError after ms). Returns the
-   * release for an abort (the switch itself removes the hold).
+   * acknowledges it with no CA write in flight (HoldNotAcknowledgedError after ms). Refused before
+   * any hold while a member whose record vanished less than ttl ago may still act (an early lease
+   * revocation, gone-members.ts). Returns the release for an abort (the switch itself removes the hold).
    */
   async quiesce(target: string, ms: number): Promise<() => Promise<void>> {
     const { store, follower } = this.member;
+    await this.members(); // fresh registry: no cluster-wide hold while a member may be acting unseen
+    const early = this.goneWaits(this.o.scheduler.now());
+    if (early.length > 0) throw new FailbackRefusedError(`not now: ${early.join("; ")}; retry once ttl has passed`);
     const prev = await store.read();
     if (!prev || prev.state.epoch !== this.arbiter?.epoch) throw new StaleStateError(prev?.revision ?? 0, prev?.revision ?? 0);
     const id = randomUUID();
@@ -224,9 +263,9 @@ export class ProxyCluster {
     const release = () => this.releaseHold(id);
     try {
       for (;;) {
-        const ack = holdAcknowledged(await this.members(), id);
-        if (ack.done) return release;
-        if (this.o.scheduler.now() - started >= ms) throw new HoldNotAcknowledgedError(id, ack.waitingFor, ms);
+        const waitingFor = await this.holdWaitsFor(id);
+        if (waitingFor.length === 0) return release;
+        if (this.o.scheduler.now() - started >= ms) throw new HoldNotAcknowledgedError(id, waitingFor, ms);
         await new Promise<void>((resolve) => this.o.scheduler.setTimeout(resolve, Math.max(20, Math.floor(this.timing.loopWaitMs / 5))));
       }
     } catch (err) {

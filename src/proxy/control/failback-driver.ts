@@ -42,6 +42,8 @@ export interface FailbackDriverOptions {
    * own writes (arbiter.writesDrained). Several proxies: the cluster-wide hold in etcd.
    */
   quiesce?: (target: string, ms: number) => Promise<() => Promise<void>>;
+  /** Several proxies: resolves when quiesce may start (waiting, with nothing held, for members that may act unseen). */
+  readyToQuiesce?: () => Promise<void>;
   /** Several proxies: only the controller starts an automatic failback. Default: always. */
   decides?: () => boolean;
 }
@@ -139,6 +141,7 @@ export class FailbackDriver {
       const first = await p.pull(epoch, false, this.o.pullTimeoutMs);
       const early = switchRefusal({ pulledFor: epoch, report: first, epochNow: arbiter.epoch, activeNow: arbiter.active, activeBefore: from, primaryUp: this.o.primaryHealth().up });
       if (early) throw new Abort(early);
+      await this.o.readyToQuiesce?.();
       this.running = "switching";
       events.record("failback-step", `${primary} in sync with ${from} at epoch ${epoch}; CA writes held for the final pull`);
       let final: PullResult | undefined;

@@ -4,6 +4,7 @@
 import type { Logger } from "../../log.js";
 import { realScheduler, type Scheduler } from "../scheduler.js";
 import { Election } from "./election.js";
+import { GoneMembers } from "./gone-members.js";
 import type { EtcdClient } from "./etcd.js";
 import { EtcdCaStateStore, controllerKey } from "./etcd-store.js";
 import type { StoredState } from "./store.js";
@@ -42,6 +43,8 @@ export class ClusterMember {
   readonly view: ClusterView;
   readonly follower: Follower;
   readonly store: EtcdCaStateStore;
+  /** Members whose record vanished less than ttl ago (a failback hold waits for them too). */
+  readonly gone: GoneMembers;
   private readonly registry: MemberRegistry;
   private readonly sched: Scheduler;
   private running = false;
@@ -59,9 +62,11 @@ export class ClusterMember {
     this.election = new Election({ etcd: client, key: controllerKey(prefix), name, timing, scheduler: sched, ...(opts.log ? { log: opts.log } : {}) });
     this.store = new EtcdCaStateStore({ client, prefix, member: name, token: () => this.election.token(), rewatchMs: timing.loopWaitMs, scheduler: sched });
     this.registry = new MemberRegistry({ client, prefix, name, lease: () => this.election.leaseId });
+    this.gone = new GoneMembers(timing.ttlMs);
     this.view = new ClusterView({
       client, prefix, timing, scheduler: sched, leaseRenewedAt: () => this.election.renewedAt,
       onRead: (snap) => {
+        this.gone.observe(snap.members.map((m) => m.name), sched.now());
         if (snap.state) this.follower.apply(snap.state);
         this.follower.viewChanged();
       },

@@ -65,8 +65,9 @@ export class MemberRegistry {
 
 /**
  * The members a failback hold must wait for, and whether all acknowledged `holdId` with no CA write
- * in flight. Members not in the registry (lease expired) are not waited for: their view deadline,
- * shorter than their lease, has passed, so they cannot forward a CA write any more.
+ * in flight. Members not in the registry (lease expired) are not waited for here: their view deadline,
+ * shorter than their lease, has passed, so they cannot forward a CA write any more (unless etcd
+ * revoked the lease early: the controller also waits out gone-members.ts).
  */
 export function holdAcknowledged(members: readonly MemberRecord[], holdId: string): { done: boolean; waitingFor: string[] } {
   const waitingFor = members.filter((m) => m.holdAck !== holdId || m.caWritesInFlight > 0).map((m) => m.name);

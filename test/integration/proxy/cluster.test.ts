@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { configSchema } from "../../../src/config/schema.js";
 import { silentLogger } from "../../../src/log.js";
 import { ProxyRuntime } from "../../../src/proxy/runtime.js";
+import { EtcdClient } from "../../../src/proxy/control/etcd.js";
 import { startEtcdCluster, type EtcdCluster } from "../../helpers/etcd.js";
 import { call, fakeBackend, pki, until, type FakeBackend } from "./harness.js";
 
@@ -221,6 +222,8 @@ test("failback: a proxy whose CA write does not end in time keeps the hold unack
     status: () => Promise.resolve(undefined),
     advanceSerial: () => Promise.reject(new Error("not used")),
   });
+  // Past the controller's first ttl (gone-members.ts), so that the failback holds at once, while the write below hangs.
+  await until(() => ctl.proxy.cluster?.member.gone.pending(Date.now()).watchedTooShort === false, 10_000, "the registry watched for ttl");
   c.ca2.handler = () => undefined; // a CA write that hangs until timeouts.response (2 s) on the other proxy
   const other = c.proxies.find((p) => p !== ctl) as ProxyRuntime;
   const write = csr(other.proxy.address.port, "slow-node");
@@ -232,6 +235,38 @@ test("failback: a proxy whose CA write does not end in time keeps the hold unack
   const s = await ctl.proxy.cluster?.member.store.read();
   assert.deepEqual([s?.state.epoch, s?.state.active, s?.state.hold], [2, "ca2", undefined], "state unchanged, hold released");
   await write;
+});
+
+test("a member whose lease etcd revoked early (etcd-io/etcd#15247) may still forward CA writes: failback holds nothing until ttl after its record vanished", async (t) => {
+  const c = await startCluster(t, 2);
+  await until(() => controllers(c).length === 1, 10_000, "one controller");
+  const ctl = controllers(c)[0] as ProxyRuntime;
+  await ctl.proxy.failover("test");
+  await until(() => c.proxies.every((p) => p.proxy.arbiter.active === "ca2"), 5000, "ca2 everywhere");
+  let heldAt: number | undefined;
+  (ctl as unknown as { peers: Map<string, unknown> }).peers.set("ca1", {
+    where: "test",
+    pull: (epoch: number, final: boolean) => {
+      if (final) heldAt ??= Date.now();
+      return Promise.resolve({ epoch, result: "in-sync", files: 1 });
+    },
+    status: () => Promise.resolve(undefined),
+    advanceSerial: () => Promise.reject(new Error("not used")),
+  });
+  const other = c.proxies.find((p) => p !== ctl) as ProxyRuntime;
+  const member = other.proxy.cluster?.member;
+  assert.ok(member);
+  await member.election.stop({ release: false }); // it keeps its last view; nothing republishes its record
+  const etcd = new EtcdClient({ endpoints: c.etcd.endpoints, timeoutMs: 2000 });
+  t.after(() => etcd.close());
+  await etcd.revokeLease(member.election.leaseId as string); // what a resuming deposed etcd leader does
+  await until(() => ctl.proxy.cluster?.member.view.snapshot?.members.length === 1, 5000, "the controller sees the record gone");
+  const seenGoneAt = Date.now();
+  const answer = await adminPost(ctl, "/api/ca/failback");
+  assert.equal(answer.status, 200, answer.text);
+  // The first read without the record came at most a view read before seenGoneAt.
+  assert.ok(heldAt !== undefined && heldAt >= seenGoneAt + 3000 - 600, `the final pull (under the hold) ${heldAt === undefined ? "never" : `${heldAt - seenGoneAt} ms`} after the record was seen gone; ttl is 3 s`);
+  await until(() => c.proxies.every((p) => p.proxy.arbiter.epoch === 3) || ctl.proxy.arbiter.epoch === 3, 5000, "epoch 3");
 });
 
 test("drain and enable on any proxy take effect on every proxy", async (t) => {
