@@ -27,6 +27,20 @@ async function advance(clock: FakeClock, ms: number, step = 100): Promise<void> 
   }
 }
 
+/** proxy-a elected at 0 s, proxy-b following from 0 s, both renewed at 2 s (one history for both). */
+async function aThenB() {
+  const etcd = new ScriptedEtcd();
+  const clock = new FakeClock();
+  const history = new TenureHistory();
+  const a = contender(etcd, clock, "proxy-a", history);
+  const b = contender(etcd, clock, "proxy-b", history);
+  a.election.start();
+  await flush();
+  b.election.start();
+  await advance(clock, 2000);
+  return { etcd, clock, history, a, b };
+}
+
 test("the first contender creates the key with its lease and is controller until start + ttl - margin", async () => {
   const etcd = new ScriptedEtcd();
   const clock = new FakeClock();
@@ -126,15 +140,7 @@ test("etcd stops answering: the controller steps down at exactly its deadline, n
 });
 
 test("a dead controller's key vanishes with its lease (ttl after its last renewal); the follower acts at its next campaign", async () => {
-  const etcd = new ScriptedEtcd();
-  const clock = new FakeClock();
-  const history = new TenureHistory();
-  const a = contender(etcd, clock, "proxy-a", history);
-  const b = contender(etcd, clock, "proxy-b", history);
-  a.election.start();
-  await flush();
-  b.election.start();
-  await advance(clock, 2000); // proxy-a renews at 2 s, proxy-b sees that renewal
+  const { etcd, clock, history, a, b } = await aThenB(); // proxy-a renews at 2 s, proxy-b sees that renewal
   await a.election.stop({ release: false });
   await advance(clock, 9000);
   assert.equal(b.election.isController(), false, "the key is held until the lease expires");
@@ -146,15 +152,7 @@ test("a dead controller's key vanishes with its lease (ttl after its last renewa
 });
 
 test("a live lease revoked early by etcd (a resuming deposed leader, etcd-io/etcd#15247): the new holder acts only after the old controller's deadline", async () => {
-  const etcd = new ScriptedEtcd();
-  const clock = new FakeClock();
-  const history = new TenureHistory();
-  const a = contender(etcd, clock, "proxy-a", history);
-  const b = contender(etcd, clock, "proxy-b", history);
-  a.election.start();
-  await flush();
-  b.election.start();
-  await advance(clock, 2000);
+  const { etcd, clock, history, a, b } = await aThenB();
   assert.equal(a.election.tenureInfo?.deadline, 11_000);
   etcd.expire(a.election.leaseId as string); // revoked at 2 s although proxy-a renewed it at 2 s
   await advance(clock, 2000);
@@ -170,14 +168,7 @@ test("a live lease revoked early by etcd (a resuming deposed leader, etcd-io/etc
 });
 
 test("a holder that never acted does not mark the key released: the wait passes on to the next holder", async () => {
-  const etcd = new ScriptedEtcd();
-  const clock = new FakeClock();
-  const a = contender(etcd, clock, "proxy-a");
-  const b = contender(etcd, clock, "proxy-b");
-  a.election.start();
-  await flush();
-  b.election.start();
-  await advance(clock, 2000);
+  const { etcd, clock, a, b } = await aThenB();
   etcd.expire(a.election.leaseId as string);
   await advance(clock, 2000);
   assert.equal(etcd.kvs.get(KEY)?.value, "proxy-b");
@@ -216,15 +207,7 @@ test("a controller whose lease expired steps down and campaigns again with a new
 });
 
 test("stop with release marks the key released and revokes the lease: the next holder acts at once", async () => {
-  const etcd = new ScriptedEtcd();
-  const clock = new FakeClock();
-  const history = new TenureHistory();
-  const a = contender(etcd, clock, "proxy-a", history);
-  const b = contender(etcd, clock, "proxy-b", history);
-  a.election.start();
-  await flush();
-  b.election.start();
-  await advance(clock, 2000);
+  const { etcd, clock, history, a, b } = await aThenB();
   await a.election.stop({ release: true });
   assert.equal(etcd.kvs.has(KEY), false);
   assert.equal(etcd.kvs.get(`${KEY}.last`)?.value, "released:proxy-a");
