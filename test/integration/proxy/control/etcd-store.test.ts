@@ -101,6 +101,8 @@ test("the watch hears each new state, also after the member it watched dies", as
   // The controller's write may fail once on a connection the kill reset (a txn is not resent: it
   // may have been applied); like a controller, read again and retry.
   for (let i = 0; ; i++) {
+    // On a loaded machine the election may outlast proxy-a's deadline: it steps down, then wins again.
+    await until(() => a.election.isController(), 15_000, "proxy-a controller");
     const cur = await a.store.read().catch(() => undefined);
     if (cur?.state.epoch === 2) {
       s = cur;
