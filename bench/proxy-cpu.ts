@@ -1,7 +1,8 @@
 // CPU per proxied request of puppet-ha alone, for A/B work on the proxy's hot path: keep-alive TLS
 // GETs with a client cert (wrk -> haproxy TLS originator -> puppet-ha on CPU 0 -> nginx), the
 // proxy's utime+stime from /proc before/after each run. Several builds run interleaved in one
-// session (the machine is shared and noisy: compare medians of the same session, never across).
+// session (the machine is shared and noisy: compare medians of the same session, never across),
+// each started fresh for each of its runs, each round starting with the next build.
 //
 //   node --import tsx bench/proxy-cpu.ts                      # the current source, 3 rounds of 5 s
 //   node --import tsx bench/proxy-cpu.ts --build a            # also keep that build, named "a"
@@ -44,8 +45,6 @@ interface Variant {
 }
 
 interface Running extends Variant {
-  proc: Proc;
-  origin: number;
   runs: { cpuUs: number; rps: number }[];
 }
 
@@ -95,55 +94,62 @@ async function main(): Promise<void> {
 
   const pki = createBenchPki(join(scratch, "pki"));
   const [m1, m2, ca1, ...ports] = await freePorts(3 + 3 * variants.length);
-  const running: Running[] = [];
+  const rounds = Number(values.rounds);
+  const seconds = Number(values.seconds);
+  const connections = Number(values.connections);
+  const running: Running[] = variants.map((v) => ({ ...v, runs: [] }));
   const medians: number[] = [];
   let ok = false;
+
+  /**
+   * Start variant i afresh with its originator, warm it up, measure one run, stop both: kept
+   * running side by side, the proxy started last paid up to 40% more CPU per request.
+   */
+  const measure = async (i: number, r: number): Promise<void> => {
+    const v = running[i] as Running;
+    const [port, admin, origin] = ports.slice(3 * i, 3 * i + 3) as [number, number, number];
+    const dir = join(scratch, `v${i}`);
+    mkdirSync(dir, { recursive: true });
+    const cfg = parse(puppetHaConfig({
+      port, adminPort: admin, pki, stateDir: join(dir, "state"), serverTimeout: "300s",
+      caWorkers: [{ name: "ca1", port: ca1 as number }], masters: [{ name: "m1", port: m1 as number }, { name: "m2", port: m2 as number }],
+      health: { interval: "1s", timeout: "1s", rise: 2, fall: 2 },
+    })) as { proxy: { accessLog: boolean }; log: { level: string } };
+    cfg.proxy.accessLog = v.accessLog;
+    cfg.log.level = "info"; // access lines are info: at "warn" pino would drop them unwritten
+    writeFileSync(join(dir, "puppet-ha.yaml"), stringify(cfg));
+    // Only the last round is profiled (one profile per variant).
+    const prof = values.prof && r === rounds - 1 ? ["--cpu-prof", "--cpu-prof-dir", resolve(values.prof), "--cpu-prof-name", `v${i}.cpuprofile`] : [];
+    // stdout (the access log) goes to a file, as it would under systemd's journal or a pipe.
+    const floorArgs = [join(repoRoot, "bench", "lib", "floor-proxy.ts"), String(port), pki.serverCert, pki.serverKey, pki.ca, pki.crl,
+      ...(v.floor === "self" ? ["self"] : v.floor === "raw" ? ["raw", String(m1), String(m2)] : [`http://127.0.0.1:${m1}`, `http://127.0.0.1:${m2}`])];
+    const args = v.floor ? ["--import", "tsx", ...prof, ...floorArgs] : [...v.flags, ...prof, join(v.dist, "cli.js"), "proxy", "-c", join(dir, "puppet-ha.yaml")];
+    const proc = start(v.label, process.execPath, args, { cpu: CPU.proxy, cwd: repoRoot, logFile: join(dir, "proxy.log") });
+    let orig: Proc | undefined;
+    try {
+      await waitUntil(`${v.label} ready`, async () => (await get(`https://127.0.0.1:${port}/status/v1/simple`, { tls: pki.text, timeoutMs: 2000 })).status === 200,
+        30_000, () => (proc.alive() ? undefined : `exited; see ${dir}/proxy.log`));
+      orig = await launchHelper("haproxy", `originator-${i}`, join(dir, "originator"), haproxyOriginator(origin, { port, tls: true }, pki), CPU.load,
+        async () => (await get(`http://127.0.0.1:${origin}/status/v1/simple`, { timeoutMs: 2000 })).status === 200);
+      const url = `http://127.0.0.1:${origin}${PATH}`;
+      await wrk(url, { connections, seconds: 2, cpu: CPU.load }); // JIT, connections
+      const c0 = cpuSeconds(proc.pid);
+      const w = await wrk(url, { connections, seconds, cpu: CPU.load });
+      const cpu = cpuSeconds(proc.pid) - c0;
+      if (w.errors + w.non2xx > 0) log(`${v.label}: ${w.errors} socket errors, ${w.non2xx} non-2xx`);
+      v.runs.push({ cpuUs: (cpu * 1e6) / Math.max(1, w.requests), rps: w.rps });
+      log(`round ${r + 1}/${rounds} ${v.label}: ${v.runs.at(-1)?.cpuUs.toFixed(1)} µs/req, ${Math.round(w.rps)} req/s`);
+    } finally {
+      await Promise.all([proc.stop(), orig?.stop()]);
+    }
+  };
+
   try {
     const backendPorts = [m1, m2, ca1] as number[];
     await launchHelper("nginx", "backend", join(scratch, "backend"), nginxBackend(backendPorts, join(scratch, "backend")), CPU.load,
       async () => (await get(`http://127.0.0.1:${m1}/status/v1/simple`, { timeoutMs: 1000 })).status === 200);
-    for (const [i, v] of variants.entries()) {
-      const [port, admin, origin] = ports.slice(3 * i, 3 * i + 3) as [number, number, number];
-      const dir = join(scratch, `v${i}`);
-      mkdirSync(dir, { recursive: true });
-      const cfg = parse(puppetHaConfig({
-        port, adminPort: admin, pki, stateDir: join(dir, "state"), serverTimeout: "300s",
-        caWorkers: [{ name: "ca1", port: ca1 as number }], masters: [{ name: "m1", port: m1 as number }, { name: "m2", port: m2 as number }],
-        health: { interval: "1s", timeout: "1s", rise: 2, fall: 2 },
-      })) as { proxy: { accessLog: boolean }; log: { level: string } };
-      cfg.proxy.accessLog = v.accessLog;
-      cfg.log.level = "info"; // access lines are info: at "warn" pino would drop them unwritten
-      writeFileSync(join(dir, "puppet-ha.yaml"), stringify(cfg));
-      const prof = values.prof ? ["--cpu-prof", "--cpu-prof-dir", resolve(values.prof), "--cpu-prof-name", `v${i}.cpuprofile`] : [];
-      // stdout (the access log) goes to a file, as it would under systemd's journal or a pipe.
-      const floorArgs = [join(repoRoot, "bench", "lib", "floor-proxy.ts"), String(port), pki.serverCert, pki.serverKey, pki.ca, pki.crl,
-        ...(v.floor === "self" ? ["self"] : v.floor === "raw" ? ["raw", String(m1), String(m2)] : [`http://127.0.0.1:${m1}`, `http://127.0.0.1:${m2}`])];
-      const args = v.floor ? ["--import", "tsx", ...prof, ...floorArgs] : [...v.flags, ...prof, join(v.dist, "cli.js"), "proxy", "-c", join(dir, "puppet-ha.yaml")];
-      const proc = start(v.label, process.execPath, args, {
-        cpu: CPU.proxy, cwd: repoRoot, logFile: join(dir, "proxy.log"),
-      });
-      await waitUntil(`${v.label} ready`, async () => (await get(`https://127.0.0.1:${port}/status/v1/simple`, { tls: pki.text, timeoutMs: 2000 })).status === 200,
-        30_000, () => (proc.alive() ? undefined : `exited; see ${dir}/proxy.log`));
-      await launchHelper("haproxy", `originator-${i}`, join(dir, "originator"), haproxyOriginator(origin, { port, tls: true }, pki), CPU.load,
-        async () => (await get(`http://127.0.0.1:${origin}/status/v1/simple`, { timeoutMs: 2000 })).status === 200);
-      running.push({ ...v, proc, origin, runs: [] });
-    }
-    const rounds = Number(values.rounds);
-    const seconds = Number(values.seconds);
-    const connections = Number(values.connections);
-    for (const v of running) await wrk(`http://127.0.0.1:${v.origin}${PATH}`, { connections, seconds: 2, cpu: CPU.load }); // JIT, connections
-    for (let r = 0; r < rounds; r++) {
-      // Alternate the order each round so a slow spell of the machine does not favour one build.
-      const order = r % 2 === 0 ? running : [...running].reverse();
-      for (const v of order) {
-        const c0 = cpuSeconds(v.proc.pid);
-        const w = await wrk(`http://127.0.0.1:${v.origin}${PATH}`, { connections, seconds, cpu: CPU.load });
-        const cpu = cpuSeconds(v.proc.pid) - c0;
-        if (w.errors + w.non2xx > 0) log(`${v.label}: ${w.errors} socket errors, ${w.non2xx} non-2xx`);
-        v.runs.push({ cpuUs: (cpu * 1e6) / Math.max(1, w.requests), rps: w.rps });
-        log(`round ${r + 1}/${rounds} ${v.label}: ${v.runs.at(-1)?.cpuUs.toFixed(1)} µs/req, ${Math.round(w.rps)} req/s`);
-      }
-    }
+    // Each round starts with the next variant, so neither a slow spell nor the order favours one.
+    for (let r = 0; r < rounds; r++) for (let k = 0; k < running.length; k++) await measure((k + r) % running.length, r);
     process.stdout.write(`\n| build | CPU µs/req median | best | req/s median | one-core req/s (median) |\n|---|---|---|---|---|\n`);
     for (const v of running) {
       const us = v.runs.map((x) => x.cpuUs);

@@ -3,11 +3,11 @@
 // etcd started here) on and off. Same load as scenario 1: wrk -> haproxy TLS originator -> proxy.
 import { join } from "node:path";
 import type { BenchContext, Row, ScenarioResult } from "../lib/context.js";
-import { haproxyOriginator, nginxBackend, PUPPET_HA_DEFAULT_CHECKS, puppetHaConfig } from "../lib/configs.js";
-import { launchFrontEnd, launchHelper, type FrontEnd } from "../lib/frontends.js";
-import { wrk } from "../lib/generators.js";
+import { nginxBackend, PUPPET_HA_DEFAULT_CHECKS, puppetHaConfig } from "../lib/configs.js";
+import { closedLoopFresh, rotatingRounds } from "../lib/fresh.js";
+import { launchHelper } from "../lib/frontends.js";
 import { freePorts, get, waitUntil } from "../lib/net.js";
-import { cpuSeconds, start, type Proc } from "../lib/procs.js";
+import { start, type Proc } from "../lib/procs.js";
 import { ratio, round } from "../lib/stats.js";
 
 const PATH = "/puppet/v3/node/agent-bench-1?environment=production";
@@ -48,7 +48,6 @@ export async function workers(ctx: BenchContext): Promise<ScenarioResult> {
   const [ca1, ca2, m1, m2, ec, ep, ...rest] = await freePorts(15);
   const dir = join(ctx.dir, "workers");
   const procs: Proc[] = [];
-  const fronts: FrontEnd[] = [];
   try {
     procs.push(await launchHelper("nginx", "backend", join(dir, "backend"), nginxBackend([ca1, ca2, m1, m2] as number[], join(dir, "backend")), ctx.cpu.load,
       async () => (await get(`http://127.0.0.1:${m1}/status/v1/simple`, { timeoutMs: 1000 })).status === 200));
@@ -63,43 +62,21 @@ export async function workers(ctx: BenchContext): Promise<ScenarioResult> {
       { label: "2 workers", cpu: `${ctx.cpu.frontEnd},${ctx.cpu.load}`, proxy: { workers: 2 } },
       { label: "cluster on", cpu: ctx.cpu.frontEnd, proxy: { workers: 1, cluster: { name: "bench", etcd: { endpoints: [`http://127.0.0.1:${ec}`] } } } },
     ];
-    // Each measurement gets a freshly started proxy and originator, stopped afterwards, and each
-    // round starts with another variant: with all of them kept running, the one started last paid
-    // up to 40% more CPU per request (seen swapping the order), whichever variant it was.
-    const measure = async (i: number): Promise<void> => {
+    // Each measurement gets a freshly started proxy and originator (lib/fresh.ts), and each round
+    // starts with another variant.
+    const runs: Record<string, Run[]> = {};
+    await rotatingRounds(ctx, "workers", rounds, variants.length, async (i) => {
       const v = variants[i] as (typeof variants)[number];
       const [port, admin, orig] = rest.slice(i * 3, i * 3 + 3) as [number, number, number];
-      const f = await launchFrontEnd("puppet-ha", {
-        label: v.label, port, dir: join(dir, `p${i}`), cpu: v.cpu, readyPath: "/status/v1/simple", tls: ctx.pki.text,
+      const m = await closedLoopFresh(ctx, {
+        kind: "puppet-ha", label: v.label, port, dir: join(dir, `p${i}`), cpu: v.cpu,
         config: puppetHaConfig({ ...spec, port, adminPort: admin, stateDir: join(dir, `p${i}`, "state"), proxy: v.proxy }),
-      }, ctx.log);
-      fronts.push(f);
-      const o = await launchHelper("haproxy", `originator-${i}`, join(dir, `originator-${i}`), haproxyOriginator(orig, { port, tls: true }, ctx.pki), ctx.cpu.load,
-        async () => (await get(`http://127.0.0.1:${orig}/status/v1/simple`, { timeoutMs: 2000 })).status === 200);
-      procs.push(o);
-      try {
-        const url = `http://127.0.0.1:${orig}${PATH}`;
-        await wrk(url, { connections, seconds: 1, cpu: ctx.cpu.load }); // warm-up
-        const pids = f.pids();
-        const c0 = pids.map(cpuSeconds);
-        const t0 = process.hrtime.bigint();
-        const w = await wrk(url, { connections, seconds, cpu: ctx.cpu.load });
-        const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-        const cores = pids.map((p, k) => (cpuSeconds(p) - (c0[k] ?? 0)) / wall);
-        const cpu = cores.reduce((a, b) => a + b, 0) * wall;
-        const available = v.cpu.split(",").length;
-        (runs[v.label] ??= []).push({ rps: w.rps, requests: w.requests, cpuUs: (cpu * 1e6) / Math.max(1, w.requests), cores: cores.map((c) => round(c, 3)), capacity: capacityOf(w.rps, cores, available) });
-      } finally {
-        await Promise.all([f.proc.stop(), o.stop()]);
-        fronts.splice(fronts.indexOf(f), 1);
-        procs.splice(procs.indexOf(o), 1);
-      }
-    };
-    const runs: Record<string, Run[]> = {};
-    for (let r = 0; r < rounds; r++) {
-      ctx.log(`workers: round ${r + 1}/${rounds}`);
-      for (let k = 0; k < variants.length; k++) await measure((k + r) % variants.length);
-    }
+      }, orig, PATH, { connections, seconds });
+      const available = v.cpu.split(",").length;
+      (runs[v.label] ??= []).push({
+        rps: m.wrk.rps, requests: m.wrk.requests, cpuUs: m.cpuUs, cores: m.cores.map((c) => round(c, 3)), capacity: capacityOf(m.wrk.rps, m.cores, available),
+      });
+    });
     const best = (k: string) => [...(runs[k] ?? [])].sort((a, b) => b.capacity - a.capacity)[0] as Run;
     const lowest = (k: string) => [...(runs[k] ?? [])].sort((a, b) => a.cpuUs - b.cpuUs)[0] as Run;
     const one = best("1 worker");
@@ -128,6 +105,6 @@ export async function workers(ctx: BenchContext): Promise<ScenarioResult> {
       ],
     };
   } finally {
-    await Promise.all([...fronts.map((f) => f.proc.stop()), ...procs.map((p) => p.stop())]);
+    await Promise.all(procs.map((p) => p.stop()));
   }
 }

@@ -19,6 +19,9 @@ export interface ConnectionOwner {
   connectMs(): number;
 }
 
+/** Where plain TCP connections read (see the constructor). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export class Connection implements ResponseSink {
   readonly socket: Socket;
   /** The call being served (undefined while idle or connecting). */
@@ -37,19 +40,25 @@ export class Connection implements ResponseSink {
   private requestDone = false;
   private complete = false;
   private closed = false;
+  /** Body chunks are views of READ_BUFFER: copied before they are handed on. */
+  private readonly copyBody: boolean;
 
   constructor(private readonly pool: ConnectionOwner, owner: Call) {
     this.owner = owner;
     const t = pool.target;
+    // Plain TCP reads into one buffer shared by every connection (onread): no Buffer and no
+    // stream machinery per read. Each read is parsed whole before the next can happen; what
+    // outlives it (a partial head, body chunks) is copied.
     this.socket = t.tls
       ? tlsConnect({ host: t.host, port: t.port, servername: t.servername })
-      : tcpConnect({ host: t.host, port: t.port });
+      : tcpConnect({ host: t.host, port: t.port, onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) } });
+    this.copyBody = !t.tls;
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 60_000);
     const ms = pool.connectMs();
     this.connectTimer = setTimeout(onConnectTimer, ms, this, ms);
     this.socket.once(t.tls ? "secureConnect" : "connect", () => this.onConnected());
-    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    if (t.tls) this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("end", () => this.onSocketEnd());
     this.socket.on("error", (err: NodeJS.ErrnoException) => this.onClose(err));
     this.socket.on("close", () => this.onClose(undefined));
@@ -154,6 +163,12 @@ export class Connection implements ResponseSink {
     if (this.socket.isPaused()) this.socket.resume();
   }
 
+  /** onread's callback: true keeps reading (a pause is the socket's own, see onBody). */
+  private onRead(n: number, buf: Uint8Array): boolean {
+    this.onData((buf as Buffer).subarray(0, n));
+    return true;
+  }
+
   private onData(chunk: Buffer): void {
     const call = this.call;
     if (!call) return this.destroy(); // bytes nobody asked for: this connection cannot be trusted
@@ -228,7 +243,7 @@ export class Connection implements ResponseSink {
 
   onBody(chunk: Buffer): void {
     const call = this.call;
-    if (call && !call.handler.onData(chunk)) this.socket.pause();
+    if (call && !call.handler.onData(this.copyBody ? Buffer.from(chunk) : chunk)) this.socket.pause();
   }
 
   onEnd(): void {
