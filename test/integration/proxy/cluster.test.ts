@@ -119,7 +119,25 @@ test("the active CA dies with writes flowing through every proxy: one promotion,
   const c = await startCluster(t, 3);
   await until(() => controllers(c).length === 1, 10_000, "one controller");
   const appliedAt: number[] = [];
-  for (const p of c.proxies) p.proxy.cluster?.member.follower.onTransition((tr) => { if (tr.epoch === 2) appliedAt.push(Date.now()); });
+  // Per proxy: when it applied epoch 2, and when it routed a CA write to ca1 (the decision, in its own process).
+  const applied = new Map<number, number>();
+  const routedToCa1 = new Map<number, number[]>();
+  for (const p of c.proxies) {
+    const port = p.proxy.address.port;
+    const f = p.proxy.cluster?.member.follower;
+    assert.ok(f);
+    f.onTransition((tr) => {
+      if (tr.epoch !== 2) return;
+      appliedAt.push(Date.now());
+      applied.set(port, Date.now());
+    });
+    const route = f.route.bind(f);
+    f.route = (write) => {
+      const r = route(write);
+      if (write && r.kind === "worker" && r.worker === "ca1") routedToCa1.set(port, [...(routedToCa1.get(port) ?? []), Date.now()]);
+      return r;
+    };
+  }
   const load = traffic(() => c.proxies, true);
   await new Promise((r) => setTimeout(r, 300));
   c.ca1.healthy = false;
@@ -129,9 +147,13 @@ test("the active CA dies with writes flowing through every proxy: one promotion,
   const state = await controllers(c)[0]?.proxy.cluster?.member.store.read();
   assert.equal(state?.state.epoch, 2, "exactly one promotion");
   assert.deepEqual(state?.state.change?.cause, "failover");
-  const firstApplied = Math.min(...appliedAt);
   assert.equal(appliedAt.length, 3);
-  assert.deepEqual(c.writesAt.ca1?.filter((at) => at > firstApplied), [], "no CA write reached ca1 after a proxy applied epoch 2");
+  for (const [port, at] of applied) {
+    assert.deepEqual((routedToCa1.get(port) ?? []).filter((t) => t >= at), [], `proxy on ${port} routed no CA write to ca1 once it had applied epoch 2`);
+    // Each proxy sends one CSR at a time: at most the one it had already sent reaches ca1 later.
+    const late = c.ca1.seen.filter((x) => x.method === "PUT" && x.url.includes(`node-${port}-`)).length - (routedToCa1.get(port) ?? []).filter((t) => t < at).length;
+    assert.ok(late <= 0, `every CSR ca1 got from the proxy on ${port} was routed before it applied epoch 2 (${late} more)`);
+  }
   assert.ok((c.writesAt.ca2?.length ?? 0) > 0, "writes went on to ca2");
   const h = JSON.parse(await adminGet(c.proxies[0] as ProxyRuntime, "/health")) as { cluster: { controller: string; members: { name: string; appliedEpoch: number }[] } };
   assert.deepEqual(h.cluster.members.map((m) => m.name).sort(), ["proxy-1", "proxy-2", "proxy-3"]);
