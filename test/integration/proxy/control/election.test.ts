@@ -108,14 +108,35 @@ test("each etcd member paused (SIGSTOP) in turn for a ttl never produces two con
   assert.deepEqual(history.violations(), []);
 });
 
-test("a renewal answered by a deposed etcd leader (paused with the request waiting, then resumed) is not counted", async (t) => {
+/**
+ * One try: proxy-a, elected with only the etcd leader as endpoint, renews while that leader is
+ * paused, the new leader is elected, and the leader resumes with a keep-alive waiting in its socket.
+ * Returns what proxy-a did next after each keep-alive answer, and whether one was stale (answered in
+ * an older raft term than proxy-a's next txn: the deposed leader answering from its own memory).
+ */
+async function renewThroughDeposedLeader(t: Ctx) {
   const etcd = await startEtcdCluster(t, { size: 3 });
   const old = await etcd.leader();
   assert.ok(old, "a leader");
-  // Only the leader is reachable for this contender, and a request may wait up to 4 s: its renewal
-  // waits in the paused leader's socket until it resumes (1 + 2 x 4 <= 10, a valid timing).
+  // A request may wait up to 4 s (1 + 2 x 4 <= 10, a valid timing): the keep-alive waits out the pause.
   const timing: LeaseTiming = { ttlMs: 10_000, loopWaitMs: 1000, retryTimeoutMs: 4000 };
   const client = new EtcdClient({ endpoints: [old.clientUrl], timeoutMs: timing.retryTimeoutMs });
+  const answers: { kind: "keepAlive" | "txn"; sentAt: number; at: number; term: number }[] = [];
+  let keepAliveSentAt = 0;
+  const keepAlive = client.keepAlive.bind(client);
+  client.keepAlive = async (id) => {
+    const sentAt = (keepAliveSentAt = Date.now());
+    const r = await keepAlive(id);
+    answers.push({ kind: "keepAlive", sentAt, at: Date.now(), term: r.term });
+    return r;
+  };
+  const txn = client.txn.bind(client);
+  client.txn = async (...args) => {
+    const sentAt = Date.now();
+    const r = await txn(...args);
+    answers.push({ kind: "txn", sentAt, at: Date.now(), term: r.term });
+    return r;
+  };
   const election = new Election({ etcd: client, key: KEY, name: "proxy-a", timing });
   const events: ElectionEvent[] = [];
   election.on((e) => events.push(e));
@@ -133,11 +154,33 @@ test("a renewal answered by a deposed etcd leader (paused with the request waiti
   const pausedAt = Date.now();
   old.pause();
   await etcd.waitNewLeader(old);
-  old.resume(); // a keep-alive sent during the pause is waiting: the deposed leader answers it first
+  const electedAt = Date.now();
+  await until(() => keepAliveSentAt > electedAt, 10_000, "a keep-alive sent to the paused leader");
+  await sleep(100); // for its bytes to reach the paused process's socket: there is no clock to inject
+  old.resume();
   const resumedAt = Date.now();
-  const unconfirmed = await until(() => events.some((e) => e.kind === "renewal-failed" && (e.error as { code?: string }).code === "E_LEASE_UNCONFIRMED"), 10_000, "the stale renewal refused");
-  const margin = stepDownMarginMs(timing);
-  const counted = events.filter((e) => e.kind === "renewed" && e.deadline - timing.ttlMs + margin >= pausedAt && e.deadline - timing.ttlMs + margin <= resumedAt);
-  assert.deepEqual(counted, [], "no renewal started during the pause moved the deadline");
-  assert.ok(unconfirmed >= resumedAt);
+  await until(() => events.some((e) => e.at > resumedAt && e.kind === "renewed"), 15_000, "a renewal after the resume");
+  // A keep-alive sent during the pause and answered in an older term than the check txn right after it.
+  const stale = answers.filter((a, k) => {
+    const check = answers[k + 1];
+    return a.kind === "keepAlive" && a.sentAt >= pausedAt && a.sentAt < resumedAt && check?.kind === "txn" && check.term > a.term;
+  });
+  /** What proxy-a reported first after each stale keep-alive answer. */
+  const next = stale.map((a) => events.find((e) => e.at >= a.at && (e.kind === "renewed" || e.kind === "renewal-failed")));
+  return { stale, next, timing };
+}
+
+test("a renewal answered by a deposed etcd leader (paused with the request waiting, then resumed) is not counted", async (t) => {
+  // The resuming leader may also hear its successor before it answers (then there is nothing stale
+  // to refuse this time): up to three tries, each with its own etcd cluster.
+  // When its check txn fails instead (the deposed leader stepping down), nothing is counted either,
+  // but the refusal itself was not exercised: try again.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const { stale, next } = await renewThroughDeposedLeader(t);
+    for (const e of next) assert.equal(e?.kind, "renewal-failed", "a stale renewal never moves the deadline");
+    const codes = next.map((e) => (e?.kind === "renewal-failed" ? ((e.error as { code?: string }).code ?? e.error.message) : ""));
+    t.diagnostic(`attempt ${attempt}: ${stale.length} stale keep-alive answer(s), then ${codes.join(", ") || "-"}`);
+    if (codes.includes("E_LEASE_UNCONFIRMED")) return;
+  }
+  assert.fail("in three tries no keep-alive answered by the deposed leader was followed by a successful check txn");
 });
