@@ -113,7 +113,11 @@ ${ports.map((p) => `    server { listen 127.0.0.1:${p}; location / { return 200 
  * Generator side: plain HTTP in, TLS with the agent's client cert out, connections reused
  * (haproxy resumes TLS sessions for new ones). Its own timeouts sit above the generator's.
  */
-export function haproxyOriginator(listenPort: number, target: { port: number; tls: boolean }, pki: BenchPki): string {
+/**
+ * `reuse` "never" gives each client connection its own connection to the front end, as agents have
+ * ("always", the default, shares them: the busiest few carry most requests).
+ */
+export function haproxyOriginator(listenPort: number, target: { port: number; tls: boolean }, pki: BenchPki, reuse: "always" | "never" = "always"): string {
   const tls = target.tls ? ` maxconn 8000 ssl crt ${pki.clientPem} ca-file ${pki.ca} verify required verifyhost localhost sni str(localhost)` : "";
   return `global
     nbthread 1
@@ -124,7 +128,7 @@ defaults
     timeout connect 10s
     timeout client 120s
     timeout server 120s
-    http-reuse always
+    http-reuse ${reuse}
 
 listen originate
     bind 127.0.0.1:${listenPort}

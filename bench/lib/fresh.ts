@@ -39,11 +39,11 @@ export interface ClosedLoop {
  * `seconds` measured, with the front end's CPU from /proc. Both are stopped afterwards.
  */
 export async function closedLoopFresh(
-  ctx: BenchContext, spec: FreshSpec, origin: number, path: string, o: { connections: number; seconds: number },
+  ctx: BenchContext, spec: FreshSpec, origin: number, path: string, o: { connections: number; seconds: number; reuse?: "always" | "never" },
 ): Promise<ClosedLoop> {
   return withFrontEnd(ctx, spec, async (f) => {
     const dir = join(spec.dir, "originator");
-    const orig = await launchHelper("haproxy", `originator-${spec.label}`, dir, haproxyOriginator(origin, { port: spec.port, tls: true }, ctx.pki), ctx.cpu.load,
+    const orig = await launchHelper("haproxy", `originator-${spec.label}`, dir, haproxyOriginator(origin, { port: spec.port, tls: true }, ctx.pki, o.reuse), ctx.cpu.load,
       async () => (await get(`http://127.0.0.1:${origin}/status/v1/simple`, { timeoutMs: 2000 })).status === 200);
     try {
       const url = `http://127.0.0.1:${origin}${path}`;

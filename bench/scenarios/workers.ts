@@ -63,7 +63,9 @@ export async function workers(ctx: BenchContext): Promise<ScenarioResult> {
       { label: "cluster on", cpu: ctx.cpu.frontEnd, proxy: { workers: 1, cluster: { name: "bench", etcd: { endpoints: [`http://127.0.0.1:${ec}`] } } } },
     ];
     // Each measurement gets a freshly started proxy and originator (lib/fresh.ts), and each round
-    // starts with another variant.
+    // starts with another variant. Each of wrk's connections gets its own connection to the proxy
+    // (http-reuse never), as each agent has its own: shared ones put most requests on a few
+    // connections, and so on one worker (the busiest carried 56% of the CPU, 2026-12-07).
     const runs: Record<string, Run[]> = {};
     await rotatingRounds(ctx, "workers", rounds, variants.length, async (i) => {
       const v = variants[i] as (typeof variants)[number];
@@ -71,7 +73,7 @@ export async function workers(ctx: BenchContext): Promise<ScenarioResult> {
       const m = await closedLoopFresh(ctx, {
         kind: "puppet-ha", label: v.label, port, dir: join(dir, `p${i}`), cpu: v.cpu,
         config: puppetHaConfig({ ...spec, port, adminPort: admin, stateDir: join(dir, `p${i}`, "state"), proxy: v.proxy }),
-      }, orig, PATH, { connections, seconds });
+      }, orig, PATH, { connections, seconds, reuse: "never" });
       const available = v.cpu.split(",").length;
       (runs[v.label] ??= []).push({
         rps: m.wrk.rps, requests: m.wrk.requests, cpuUs: m.cpuUs, cores: m.cores.map((c) => round(c, 3)), capacity: capacityOf(m.wrk.rps, m.cores, available),
@@ -100,7 +102,7 @@ export async function workers(ctx: BenchContext): Promise<ScenarioResult> {
     return {
       name: "workers", rows, data: { params: { seconds, rounds, connections }, runs },
       notes: [
-        `Capacity: wrk, the TLS originator and the backend need a core of their own, so on 2 cores the 2-worker proxy shares core ${ctx.cpu.load} with them and cannot be driven to saturation. Each worker is one thread: it saturates at one core. Capacity = measured req/s ÷ the busiest worker's share of a core (and at most req/s × cores available ÷ the whole tree's cores); 1 worker is pinned to core ${ctx.cpu.frontEnd}, 2 workers may use cores ${ctx.cpu.frontEnd},${ctx.cpu.load}. Cores used per process (primary first) in the best round: 1 worker ${one.cores.join(" ")}, 2 workers ${two.cores.join(" ")}.`,
+        `Capacity: wrk, the TLS originator and the backend need a core of their own, so on 2 cores the 2-worker proxy shares core ${ctx.cpu.load} with them and cannot be driven to saturation. Each worker is one thread: it saturates at one core. Capacity = measured req/s ÷ the busiest worker's share of a core (and at most req/s × cores available ÷ the whole tree's cores); 1 worker is pinned to core ${ctx.cpu.frontEnd}, 2 workers may use cores ${ctx.cpu.frontEnd},${ctx.cpu.load}. The originator gives each of wrk's ${connections} connections its own connection to the proxy (http-reuse never), as agents have. Cores used per process (primary first) in the best round: 1 worker ${one.cores.join(" ")}, 2 workers ${two.cores.join(" ")}.`,
         `Cluster: the same one-process proxy with proxy.cluster against a one-member etcd on core ${ctx.cpu.load}; its CPU includes the lease renewals and view reads (every loopWait, 2 s).`,
       ],
     };
