@@ -214,12 +214,12 @@ export class ProxyCluster {
   /** Who a failback hold waits for: live members not yet acknowledging it, and members gone less than ttl ago. */
   private async holdWaitsFor(id: string): Promise<string[]> {
     const ack = holdAcknowledged(await this.members(), id);
-    return [...ack.waitingFor, ...this.goneWaits(this.o.scheduler.now())];
+    return [...ack.waitingFor, ...this.member.gone.describe(this.o.scheduler.now())];
   }
 
   /**
    * Before a failback holds CA writes: wait (without holding anything) until no member whose record
-   * vanished may still be acting, at most 2 x ttl; then FailbackRefusedError.
+   * vanished may still be acting (gone-members.ts), at most 2 x ttl; then FailbackRefusedError.
    */
   async readyToQuiesce(): Promise<void> {
     const sched = this.o.scheduler;
@@ -227,21 +227,15 @@ export class ProxyCluster {
     for (;;) {
       await this.members();
       const now = sched.now();
-      const gone = this.member.gone.pending(now);
-      const until = Math.max(now, ...gone.members.map((m) => m.goneAt + this.timing.ttlMs), gone.watchedSince + this.timing.ttlMs);
-      if (until <= now) return;
-      if (until > giveUpAt) throw new FailbackRefusedError(`not now: ${this.goneWaits(now).join("; ")}; retry once ttl has passed`);
-      await new Promise<void>((resolve) => sched.setTimeout(resolve, until - now));
+      const safeFrom = this.member.gone.safeFrom();
+      if (safeFrom <= now) return;
+      if (safeFrom > giveUpAt) throw this.notYet(now);
+      await new Promise<void>((resolve) => sched.setTimeout(resolve, safeFrom - now));
     }
   }
 
-  /** Members that may still forward CA writes although their record is gone (see gone-members.ts). */
-  private goneWaits(now: number): string[] {
-    const gone = this.member.gone.pending(now);
-    return [
-      ...gone.members.map((m) => `${m.name} (its record vanished ${((now - m.goneAt) / 1000).toFixed(1)} s ago: it may act until ttl has passed)`),
-      ...(gone.watchedTooShort ? ["this proxy has watched the member registry for less than ttl"] : []),
-    ];
+  private notYet(now: number): FailbackRefusedError {
+    return new FailbackRefusedError(`not now: ${this.member.gone.describe(now).join("; ")}; retry once ttl has passed`);
   }
 
   /**
@@ -253,8 +247,7 @@ export class ProxyCluster {
   async quiesce(target: string, ms: number): Promise<() => Promise<void>> {
     const { store, follower } = this.member;
     await this.members(); // fresh registry: no cluster-wide hold while a member may be acting unseen
-    const early = this.goneWaits(this.o.scheduler.now());
-    if (early.length > 0) throw new FailbackRefusedError(`not now: ${early.join("; ")}; retry once ttl has passed`);
+    if (this.member.gone.safeFrom() > this.o.scheduler.now()) throw this.notYet(this.o.scheduler.now());
     const prev = await store.read();
     if (!prev || prev.state.epoch !== this.arbiter?.epoch) throw new StaleStateError(prev?.revision ?? 0, prev?.revision ?? 0);
     const id = randomUUID();

@@ -39,8 +39,8 @@ export class Election {
   private readonly sched: Scheduler;
   private readonly listeners = new Set<(e: ElectionEvent) => void>();
   private lease: string | undefined;
-  /** While this proxy holds the key: acting from `actFrom` (its predecessor's deadline has passed) until `deadline`. */
-  private controller: { createRevision: number; deadline: number; tenure: number; actFrom: number; acting: boolean } | undefined;
+  /** While this proxy holds the key: `acting` once its predecessor's deadline has surely passed, until `deadline`. */
+  private controller: { createRevision: number; deadline: number; tenure: number; acting: boolean } | undefined;
   private readonly succession: Succession;
   private cancelAct: () => void = () => undefined;
   private tenure = 0;
@@ -221,7 +221,7 @@ export class Election {
   private elect(createRevision: number, deadline: number, actFrom: number): void {
     if (this.sched.now() >= deadline) return; // too slow to be useful: try again next loop
     this.holder = this.opts.name;
-    const held = { createRevision, deadline, tenure: ++this.tenure, actFrom, acting: false };
+    const held = { createRevision, deadline, tenure: ++this.tenure, acting: false };
     this.controller = held;
     this.setDeadline(deadline);
     const act = () => {

@@ -6,14 +6,9 @@
 // first read that no longer had its record. Before this proxy has watched the registry for ttl, a
 // member that vanished just before it started could still be acting: nothing counts as safe yet.
 
-export interface GoneMember {
-  name: string;
-  /** When the first read without its record was received. */
-  goneAt: number;
-}
-
 export class GoneMembers {
   private present = new Set<string>();
+  /** Name -> when the first read without its record was received. */
   private readonly gone = new Map<string, number>();
   private since: number | undefined;
 
@@ -29,13 +24,17 @@ export class GoneMembers {
     this.present = now;
   }
 
-  /**
-   * What a failback hold must still wait for at `now`: members gone less than ttl ago, and whether
-   * this proxy has watched the registry for less than ttl (then a member it never saw may be acting).
-   */
-  pending(now: number): { members: GoneMember[]; watchedTooShort: boolean; watchedSince: number } {
-    const members = [...this.gone].filter(([, goneAt]) => goneAt + this.ttlMs > now).map(([name, goneAt]) => ({ name, goneAt }));
-    const watchedSince = this.since ?? now;
-    return { members, watchedTooShort: now < watchedSince + this.ttlMs, watchedSince };
+  /** From when no vanished member (seen or, before ttl of watching, unseen) may act; Infinity before the first read. */
+  safeFrom(): number {
+    if (this.since === undefined) return Infinity;
+    return Math.max(this.since, ...this.gone.values()) + this.ttlMs;
+  }
+
+  /** Why a failback must still wait at `now`, one line each (empty: it need not). */
+  describe(now: number): string[] {
+    const out = [...this.gone].filter(([, goneAt]) => goneAt + this.ttlMs > now)
+      .map(([name, goneAt]) => `${name} (its record vanished ${((now - goneAt) / 1000).toFixed(1)} s ago: it may act until ttl has passed)`);
+    if (this.since === undefined || now < this.since + this.ttlMs) out.push("this proxy has watched the member registry for less than ttl");
+    return out;
   }
 }

@@ -72,6 +72,19 @@ async function startCluster(t: TestContext, n: number, ca: Record<string, unknow
 const controllers = (c: Cluster) => c.proxies.filter((p) => p.proxy.cluster?.decides());
 const csr = (port: number, certname: string) => call(port, { method: "PUT", path: `/puppet-ca/v1/certificate_request/${certname}`, body: "csr" });
 
+/** The primary's sync peer on the controller: every pull is in sync; `onFinal` runs at the final pull (under the hold). */
+function primaryPeer(ctl: ProxyRuntime, onFinal: () => void): void {
+  (ctl as unknown as { peers: Map<string, unknown> }).peers.set("ca1", {
+    where: "test",
+    pull: (epoch: number, final: boolean) => {
+      if (final) onFinal();
+      return Promise.resolve({ epoch, result: "in-sync", files: 1 });
+    },
+    status: () => Promise.resolve(undefined),
+    advanceSerial: () => Promise.reject(new Error("not used")),
+  });
+}
+
 /** Agents' traffic through the given proxies until stopped: every answer's status, per kind. */
 function traffic(proxies: () => ProxyRuntime[], writes: boolean) {
   const statuses: { kind: string; status: number; port: number }[] = [];
@@ -207,14 +220,8 @@ test("failback with writes through two proxies: the final pull happens with no C
   await until(() => c.proxies.every((p) => p.proxy.arbiter.active === "ca2"), 5000, "ca2 everywhere");
   let inFlightAtPull: number[] | undefined;
   // A sync peer for the primary: the final pull records the writes in flight on every proxy.
-  (ctl as unknown as { peers: Map<string, unknown> }).peers.set("ca1", {
-    where: "test",
-    pull: (epoch: number, final: boolean) => {
-      if (final) inFlightAtPull = c.proxies.map((p) => p.proxy.cluster?.member.follower.writesInFlight ?? -1);
-      return Promise.resolve({ epoch, result: "in-sync", files: 1 });
-    },
-    status: () => Promise.resolve(undefined),
-    advanceSerial: () => Promise.reject(new Error("not used")),
+  primaryPeer(ctl, () => {
+    inFlightAtPull = c.proxies.map((p) => p.proxy.cluster?.member.follower.writesInFlight ?? -1);
   });
   c.ca2.handler = (req, res) => setTimeout(() => res.writeHead(200).end("ok"), req.method === "GET" ? 0 : 150);
   const load = traffic(() => c.proxies, true);
@@ -235,17 +242,11 @@ test("failback: a proxy whose CA write does not end in time keeps the hold unack
   await ctl.proxy.failover("test");
   await until(() => c.proxies.every((p) => p.proxy.arbiter.active === "ca2"), 5000, "ca2 everywhere");
   let pulled = false;
-  (ctl as unknown as { peers: Map<string, unknown> }).peers.set("ca1", {
-    where: "test",
-    pull: (epoch: number, final: boolean) => {
-      if (final) pulled = true;
-      return Promise.resolve({ epoch, result: "in-sync", files: 1 });
-    },
-    status: () => Promise.resolve(undefined),
-    advanceSerial: () => Promise.reject(new Error("not used")),
+  primaryPeer(ctl, () => {
+    pulled = true;
   });
   // Past the controller's first ttl (gone-members.ts), so that the failback holds at once, while the write below hangs.
-  await until(() => ctl.proxy.cluster?.member.gone.pending(Date.now()).watchedTooShort === false, 10_000, "the registry watched for ttl");
+  await until(() => (ctl.proxy.cluster?.member.gone.safeFrom() ?? Infinity) <= Date.now(), 10_000, "the registry watched for ttl");
   c.ca2.handler = () => undefined; // a CA write that hangs until timeouts.response (2 s) on the other proxy
   const other = c.proxies.find((p) => p !== ctl) as ProxyRuntime;
   const write = csr(other.proxy.address.port, "slow-node");
@@ -266,14 +267,8 @@ test("a member whose lease etcd revoked early (etcd-io/etcd#15247) may still for
   await ctl.proxy.failover("test");
   await until(() => c.proxies.every((p) => p.proxy.arbiter.active === "ca2"), 5000, "ca2 everywhere");
   let heldAt: number | undefined;
-  (ctl as unknown as { peers: Map<string, unknown> }).peers.set("ca1", {
-    where: "test",
-    pull: (epoch: number, final: boolean) => {
-      if (final) heldAt ??= Date.now();
-      return Promise.resolve({ epoch, result: "in-sync", files: 1 });
-    },
-    status: () => Promise.resolve(undefined),
-    advanceSerial: () => Promise.reject(new Error("not used")),
+  primaryPeer(ctl, () => {
+    heldAt ??= Date.now();
   });
   const other = c.proxies.find((p) => p !== ctl) as ProxyRuntime;
   const member = other.proxy.cluster?.member;
